@@ -1,0 +1,1 @@
+"""AWS: security-group rules for the appliances."""

@@ -1,0 +1,49 @@
+"""CDK constructs for AWS: the appliance security group with its rules, and the stack."""
+
+from __future__ import annotations
+
+from ..cdk import Backend, Construct, core
+from ..config import Deployment
+from .plan import INGRESS, SELF, SgPlan, SgRule
+from .resources import AwsProvider, EgressRule, IngressRule, SecurityGroup
+
+
+class ApplianceSecurityGroup(Construct):
+    """The appliances' security group and one rule resource per planned rule.
+
+    Terraform names are the plan's keys (`appliance` for the group), so a stack holds one of
+    these. Add it to an existing cdktf/cdktn stack with a plan from `sxcloud.aws.plan.plan`.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, vpc_id: str, plan: SgPlan) -> None:
+        super().__init__(scope, id_)
+        self.group = SecurityGroup(self, "appliance", name=plan.group_name,
+                                   description=plan.group_description, vpc_id=vpc_id,
+                                   tags=plan.tags)
+        self.group.override_logical_id("appliance")
+        for rule in plan.rules:
+            self._rule(rule)
+
+    def _rule(self, rule: SgRule) -> None:
+        # The peer kinds are named after the attribute that carries them (cidr_ipv4, ...).
+        peer = {rule.peer.kind: self.group.id if rule.peer.value == SELF else rule.peer.value}
+        cls = IngressRule if rule.direction == INGRESS else EgressRule
+        resource = cls(self, rule.key, security_group_id=self.group.id,
+                       ip_protocol=rule.ip_protocol, from_port=rule.from_port,
+                       to_port=rule.to_port, description=rule.description, **peer)
+        resource.override_logical_id(rule.key)
+
+
+class AwsStack(core.TerraformStack):
+    """The stack `<name>-aws`: provider, backend, the appliance group, its id as output."""
+
+    def __init__(self, scope: Construct, deployment: Deployment, plan: SgPlan) -> None:
+        aws = deployment.aws
+        assert aws is not None
+        super().__init__(scope, f"{deployment.name}-aws")
+        AwsProvider(self, "aws", region=aws.region, endpoints=aws.endpoints or None)
+        Backend(self, aws.backend.type, aws.backend.settings)
+        firewall = ApplianceSecurityGroup(self, "firewall", vpc_id=aws.vpc_id, plan=plan)
+        core.TerraformOutput(self, "security_group_id", value=firewall.group.id,
+                             description="The appliances' security group; attach it to their "
+                                         "network interfaces.")

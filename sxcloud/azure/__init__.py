@@ -1,0 +1,1 @@
+"""Azure: an NSG and an application security group for the appliances."""

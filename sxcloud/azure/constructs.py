@@ -1,0 +1,103 @@
+"""CDK constructs for Azure: the appliance ASG, the NSG with its rules, and the stack."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from ..cdk import Backend, Construct, core
+from ..config import Deployment
+from .plan import APPLIANCE_ASG, ASGS, TAG, Address, NsgPlan, NsgRule
+from .resources import (
+    ApplicationSecurityGroup,
+    AzurermProvider,
+    NetworkSecurityGroup,
+    NetworkSecurityRule,
+    NicAsgAssociation,
+    NicNsgAssociation,
+    SubnetNsgAssociation,
+)
+
+
+def association_key(prefix: str, arm_id: str) -> str:
+    """A stable Terraform name for an association: the resource's name and a short hash of
+    its full id (names repeat across resource groups)."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", arm_id.rstrip("/").rsplit("/", 1)[-1])
+    return f"{prefix}_{name}_{hashlib.sha256(arm_id.lower().encode()).hexdigest()[:8]}"
+
+
+class ApplianceNsg(Construct):
+    """The appliances' application security group, the NSG and one resource per NSG rule.
+
+    Terraform names are `appliance_asg`, `appliance_nsg` and the rule names, so a stack
+    holds one of these. Add it to an existing stack with a plan from `sxcloud.azure.plan.plan`.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, location: str, resource_group: str,
+                 plan: NsgPlan) -> None:
+        super().__init__(scope, id_)
+        self.resource_group = resource_group
+        self.asg = ApplicationSecurityGroup(self, "appliance_asg", name=plan.asg_name,
+                                            location=location,
+                                            resource_group_name=resource_group, tags=plan.tags)
+        self.asg.override_logical_id("appliance_asg")
+        self.nsg = NetworkSecurityGroup(self, "appliance_nsg", name=plan.nsg_name,
+                                        location=location, resource_group_name=resource_group,
+                                        tags=plan.tags)
+        self.nsg.override_logical_id("appliance_nsg")
+        for rule in plan.rules:
+            self._rule(rule)
+
+    def _side(self, side: str, address: Address) -> dict[str, object]:
+        if address.kind == APPLIANCE_ASG:
+            return {f"{side}_application_security_group_ids": [self.asg.id]}
+        if address.kind == ASGS:
+            return {f"{side}_application_security_group_ids": list(address.values)}
+        if address.kind == TAG:
+            return {f"{side}_address_prefix": address.values[0]}
+        return {f"{side}_address_prefixes": list(address.values)}
+
+    def _rule(self, rule: NsgRule) -> None:
+        ports = ({"destination_port_range": "*"} if rule.ports == ("*",)
+                 else {"destination_port_ranges": list(rule.ports)})
+        resource = NetworkSecurityRule(
+            self, rule.name, name=rule.name, priority=rule.priority, direction=rule.direction,
+            access=rule.access, protocol=rule.protocol, resource_group_name=self.resource_group,
+            network_security_group_name=self.nsg.name, description=rule.description,
+            **ports, **self._side("source", rule.source),
+            **self._side("destination", rule.destination))
+        resource.override_logical_id(rule.name)
+
+    def associate(self, *, subnet_ids: tuple[str, ...], network_interface_ids: tuple[str, ...]) -> None:
+        """Attach the NSG to subnets and NICs; the NICs (the appliances') also join the ASG."""
+        for subnet in subnet_ids:
+            key = association_key("subnet", subnet)
+            SubnetNsgAssociation(self, key, subnet_id=subnet,
+                                 network_security_group_id=self.nsg.id).override_logical_id(key)
+        for nic in network_interface_ids:
+            key = association_key("nic", nic)
+            NicNsgAssociation(self, key, network_interface_id=nic,
+                              network_security_group_id=self.nsg.id).override_logical_id(key)
+            key = association_key("nic_asg", nic)
+            NicAsgAssociation(self, key, network_interface_id=nic,
+                              application_security_group_id=self.asg.id).override_logical_id(key)
+
+
+class AzureStack(core.TerraformStack):
+    """The stack `<name>-azure`: provider, backend, ASG, NSG, associations, their ids."""
+
+    def __init__(self, scope: Construct, deployment: Deployment, plan: NsgPlan) -> None:
+        azure = deployment.azure
+        assert azure is not None
+        super().__init__(scope, f"{deployment.name}-azure")
+        AzurermProvider(self, "azurerm")
+        Backend(self, azure.backend.type, azure.backend.settings)
+        firewall = ApplianceNsg(self, "firewall", location=azure.location,
+                                resource_group=azure.resource_group, plan=plan)
+        firewall.associate(subnet_ids=azure.subnet_ids,
+                           network_interface_ids=azure.network_interface_ids)
+        core.TerraformOutput(self, "network_security_group_id", value=firewall.nsg.id,
+                             description="The NSG of the appliances.")
+        core.TerraformOutput(self, "application_security_group_id", value=firewall.asg.id,
+                             description="The appliances' application security group; their "
+                                         "network interfaces must be members.")

@@ -1,0 +1,1 @@
+"""One module per `sxcloud` command: `register(subparsers)` and `run(args) -> int`."""

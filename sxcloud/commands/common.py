@@ -1,0 +1,53 @@
+"""What several commands share: the deployment-file arguments, warnings, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..config import Deployment, builtin_example, load_all
+
+DEFAULT_FILE = Path("sxcloud.yaml")
+
+
+def add_files(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "files", nargs="*", type=Path, metavar="FILE",
+        help="deployment files (default: ./sxcloud.yaml, or else the built-in example)")
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print machine-readable JSON on stdout instead of tables")
+
+
+def resolve(files: list[Path]) -> list[Path]:
+    """The files to read: those named, ./sxcloud.yaml, or the built-in example (said on stderr)."""
+    if files:
+        return files
+    if DEFAULT_FILE.exists():
+        return [DEFAULT_FILE]
+    example = builtin_example()
+    progress(f"no sxcloud.yaml here; using the built-in example {example}")
+    return [example]
+
+
+def load(files: list[Path]) -> list[Deployment]:
+    return load_all(resolve(files))
+
+
+def progress(message: str) -> None:
+    print(f"sxcloud: {message}", file=sys.stderr, flush=True)
+
+
+def warn(messages: list[str]) -> None:
+    for message in messages:
+        print(f"sxcloud: warning: {message}", file=sys.stderr)
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")
