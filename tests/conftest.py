@@ -1,0 +1,97 @@
+"""Shared fixtures. Synthesis starts jsii (~0.6 s), so every stack the tests need is
+synthesized once per session, in one CDK app: the examples, the built-in example, and
+variants of each example with one option toggled (for the construct-id stability tests)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers (terraform.py)
+
+from sxcloud import catalog, config  # noqa: E402
+from sxcloud.app import plan_all, synth  # noqa: E402
+
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml")) + [config.builtin_example()]
+
+
+def example_data(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def deployment(data: dict[str, Any], path: Path | str = "test.yaml") -> config.Deployment:
+    return config.parse(copy.deepcopy(data), Path(path))
+
+
+def toggles(data: dict[str, Any]) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
+    """Options that can be flipped in an example without making it invalid."""
+    appliance = data.get("appliance", {})
+    features = appliance.get("features", {})
+    schema_features = config.schema()["properties"]["appliance"]["properties"]["features"]["properties"]
+    out = []
+    for feature in catalog.FEATURES:
+        on = features.get(feature, schema_features[feature]["default"])
+        if feature.startswith("admin") and not on and not _has_role(data, "admin_pc"):
+            continue
+        out.append((f"features.{feature}", _setter(("appliance", "features", feature), not on)))
+    out.append(("cluster", _setter(("appliance", "cluster"), not appliance.get("cluster", False))))
+    out.append(("ipv6", _setter(("appliance", "ipv6"), not appliance.get("ipv6", False))))
+    return out
+
+
+def _has_role(data: dict[str, Any], role: str) -> bool:
+    return bool(data["roles"].get(role)) or any(
+        role in data.get(cloud, {}).get("bindings", {}) for cloud in ("aws", "azure"))
+
+
+def _setter(keys: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], None]:
+    def apply(data: dict[str, Any]) -> None:
+        node = data
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return apply
+
+
+@dataclass(frozen=True)
+class Variant:
+    base: str  # deployment name of the example
+    name: str  # deployment name of the variant
+    option: str  # what was toggled
+
+
+@dataclass
+class Synthesized:
+    out: Path
+    variants: list[Variant]
+
+    def stack(self, name: str) -> dict[str, Any]:
+        return json.loads((self.out / "stacks" / name / "cdk.tf.json").read_text())
+
+    def stack_dir(self, name: str) -> Path:
+        return self.out / "stacks" / name
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    deployments, variants = [], []
+    for path in EXAMPLES:
+        data = example_data(path)
+        deployments.append(deployment(data, path))
+        for index, (option, apply) in enumerate(toggles(data)):
+            changed = copy.deepcopy(data)
+            apply(changed)
+            changed["name"] = f"{data['name']}-t{index}"
+            deployments.append(deployment(changed, path))
+            variants.append(Variant(data["name"], changed["name"], option))
+    out = tmp_path_factory.mktemp("synth") / "cdktf.out"
+    synth(plan_all(deployments), out)
+    return Synthesized(out, variants)
