@@ -1,0 +1,30 @@
+"""`sxcloud audit CLOUD FILE`: live rules against the rules the deployment intends (read-only).
+
+Each cloud's module, `sxcloud.<cloud>.audit`, provides `register(subparsers)` and
+`run(args) -> int`, and imports its cloud SDK only inside `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+CLOUDS: tuple[str, ...] = ()
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        "audit", help="compare a deployment's live firewall with what its file intends",
+        description="Read the live security group (aws) or NSG (azure) of a deployment and "
+                    "report drift from the rules its file intends: missing, unexpected and "
+                    "changed rules. Read-only. Exit 1 on drift, 2 on bad input or when the "
+                    "firewall cannot be found.")
+    clouds = parser.add_subparsers(dest="cloud", metavar="CLOUD", required=True)
+    for cloud in CLOUDS:
+        module = importlib.import_module(f"sxcloud.{cloud}.audit")
+        module.register(clouds).set_defaults(run=module.run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    return args.run(args)  # replaced by the cloud's own run (set_defaults above)
