@@ -21,10 +21,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                     "firewall cannot be found.")
     clouds = parser.add_subparsers(dest="cloud", metavar="CLOUD", required=True)
     for cloud in CLOUDS:
-        module = importlib.import_module(f"sxcloud.{cloud}.audit")
-        module.register(clouds).set_defaults(run=module.run)
+        importlib.import_module(f"sxcloud.{cloud}.audit").register(clouds)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    return args.run(args)  # replaced by the cloud's own run (set_defaults above)
+    return importlib.import_module(f"sxcloud.{args.cloud}.audit").run(args)
