@@ -149,7 +149,8 @@ def parse(data: Any, path: Path) -> Deployment:
     aws = _aws(data["aws"], path, problems) if "aws" in data else None
     azure = _azure(data["azure"], path, problems) if "azure" in data else None
     deployment = Deployment(path, data["name"], appliance, roles, aws, azure)
-    _check_required_roles(deployment, problems)
+    given = {role for role, entries in data["roles"].items() if entries}
+    _check_required_roles(deployment, given, problems)
     if not deployment.targets:
         problems.append((path, "", "has neither an 'aws' nor an 'azure' section, so there is "
                          "nothing to synthesize"))
@@ -303,7 +304,7 @@ def _appliance(section: dict[str, Any]) -> Appliance:
 
 
 def _roles(section: dict[str, Any], path: Path, problems: Problems) -> dict[str, tuple[IPNetwork, ...]]:
-    roles = {}
+    roles: dict[str, tuple[IPNetwork, ...]] = {role: () for role in catalog.CONFIGURED_ROLES}
     for role, entries in section.items():
         networks: list[IPNetwork] = []
         for index, entry in enumerate(entries):
@@ -409,14 +410,17 @@ def needed_roles(appliance: Appliance) -> dict[str, str]:
     return needed
 
 
-def _check_required_roles(d: Deployment, problems: Problems) -> None:
+def _check_required_roles(d: Deployment, given: set[str], problems: Problems) -> None:
+    """Each needed role has CIDRs in the file (their own errors are reported apart), or a
+    binding in every cloud section present."""
     for role, reason in needed_roles(d.appliance).items():
-        if d.roles.get(role):
+        if role in given:
             continue  # internal_network is always here: the schema requires it
         unbound = [cloud for cloud, target in d.targets.items() if role not in target.bindings]
         if unbound:
+            verb = "has" if len(unbound) == 1 else "have"
             problems.append((d.path, f"roles.{role}", f"is required: {reason}, and "
-                             f"{' and '.join(unbound)} has no binding for it"))
+                             f"{' and '.join(unbound)} {verb} no binding for it"))
 
 
 def _warnings(d: Deployment) -> list[str]:
