@@ -140,11 +140,14 @@ def load(path: Path) -> Deployment:
 def parse(data: Any, path: Path) -> Deployment:
     """Validate a parsed deployment document and build the Deployment."""
     problems = _schema_problems(data, path)
+    # CIDRs are checked even when the schema found problems, so one run reports both.
+    given_roles = data.get("roles") if isinstance(data, dict) else None
+    roles = _roles({role: entries for role, entries in given_roles.items()
+                    if isinstance(entries, list)} if isinstance(given_roles, dict) else {},
+                   path, problems)
     if problems:
         raise InputError(problems)
     data = _with_defaults(data, schema())
-    problems = []
-    roles = _roles(data["roles"], path, problems)
     appliance = _appliance(data["appliance"])
     aws = _aws(data["aws"], path, problems) if "aws" in data else None
     azure = _azure(data["azure"], path, problems) if "azure" in data else None

@@ -28,6 +28,35 @@ def catalog_text() -> str:
             "X01 is sxcloud's own rendering of a simple installation (spec/rules.md)")
 
 
+# How each role is written on each cloud (the planners' peers() / addresses() decide it).
+_AWS_PEER = {
+    catalog.INTERNET: "0.0.0.0/0 (and ::/0 with ipv6)",
+    catalog.APPLIANCE_PEERS: "the appliance group itself",
+}
+_AZURE_PEER = {
+    catalog.INTERNET: "service tag Internet",
+    catalog.APPLIANCE_PEERS: "the appliance ASG",
+}
+
+
+def catalog_markdown() -> str:
+    """The table of which cloud exposure each row needs, for the README."""
+    lines = ["| row | ports | when | AWS rule on the appliance group | Azure NSG rule (appliance ASG) |",
+             "|---|---|---|---|---|"]
+    for r in catalog.ROWS:
+        inbound = r.target == catalog.APPLIANCE
+        peer = r.source if inbound else r.target
+        both = peer in (catalog.APPLIANCE_PEERS, catalog.INTERNAL_NETWORK)
+        aws_peer = _AWS_PEER.get(peer, f"`roles.{peer}` CIDRs, or its bound groups / prefix lists")
+        azure_peer = _AZURE_PEER.get(peer, f"`roles.{peer}` prefixes, or its bound ASGs")
+        direction = "ingress from and egress to" if both else ("ingress from" if inbound else "egress to")
+        az_direction = "inbound from and outbound to" if both else ("inbound from" if inbound else "outbound to")
+        flags = f" `{r.flags}`" if r.flags else ""
+        lines.append(f"| {r.id} {r.slug}{flags} | {r.ports} | {_condition(r)} | "
+                     f"{direction} {aws_peer} | {az_direction} {azure_peer} |")
+    return "\n".join(lines)
+
+
 def _condition(row: catalog.Row) -> str:
     parts = []
     if row.feature:
@@ -38,6 +67,8 @@ def _condition(row: catalog.Row) -> str:
         parts.append("cluster")
     if row.simple_only:
         parts.append("internal_firewall: false")
+    if row.internal:
+        parts.append("internal_firewall: true")
     return ", ".join(parts) or "always"
 
 

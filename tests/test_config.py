@@ -235,3 +235,8 @@ def test_examples_reference_the_published_schema():
         assert first == "# yaml-language-server: $schema=../sxcloud/deployment.schema.json", path
         target = (path.parent / "../sxcloud/deployment.schema.json").resolve()
         assert target == (root / "sxcloud" / "deployment.schema.json").resolve() and target.exists()
+
+
+def test_schema_and_cidr_problems_reported_together(tmp_path):
+    found = dict(problems(tmp_path, changed(appliance__fetures={}, roles__admin_pc=["10.0.99.7"])))
+    assert set(found) == {"appliance.fetures", "roles.admin_pc[0]"}

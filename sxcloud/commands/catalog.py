@@ -15,11 +15,16 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                     "source and target role, flags (* optional, ** dropped in a simple "
                     "installation), the option that enables the row, and why it exists.")
     add_json(parser)
+    parser.add_argument("--markdown", action="store_true",
+                        help="print which cloud exposure each row needs, as a Markdown table "
+                             "(the one in the README)")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.json:
+    if args.markdown:
+        print(render.catalog_markdown())
+    elif args.json:
         print_json({"rows": render.catalog_rows()})
     else:
         print(render.catalog_text())
