@@ -249,6 +249,14 @@ def test_synth_refuses_before_writing(many_admins, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_audit_refuses_before_reading(many_admins, capsys):
+    """The audit compares with the same checked plan: no request is even attempted."""
+    assert main(["audit", "azure", str(many_admins), "--subscription",
+                 "00000000-0000-0000-0000-000000000001", "--arm-endpoint",
+                 "https://127.0.0.1:9"]) == 2
+    expect_address_error(capsys.readouterr().err, many_admins)
+
+
 def test_3999_admin_cidrs_are_fine(many_admins, capsys):
     data = yaml.safe_load(many_admins.read_text())
     data["roles"]["admin_pc"] = data["roles"]["admin_pc"][:3999]
