@@ -38,8 +38,6 @@ _AZ_PROTOCOL = {TCP: "Tcp", UDP: "Udp", ALL: "*"}
 PRIORITY_BASE = 100
 PRIORITY_LOAD_BALANCER = 4000
 PRIORITY_DENY = 4096
-DESCRIPTION_MAX = 140
-NAME_MAX = 80
 
 
 @dataclass(frozen=True)
@@ -168,12 +166,10 @@ def _warnings(deployment: Deployment) -> list[str]:
 
 
 def _check(result: NsgPlan, deployment: Deployment) -> None:
-    problems = []
-    for rule in result.rules:
-        if len(rule.description) > DESCRIPTION_MAX:
-            problems.append((f"rule {rule.name}", f"description is {len(rule.description)} "
-                             f"characters; Azure takes at most {DESCRIPTION_MAX}"))
-        if len(rule.name) > NAME_MAX:
-            problems.append((f"rule {rule.name}", f"name is longer than {NAME_MAX} characters"))
+    """Refuse a rule set that Azure would refuse (sxcloud.azure.limits), naming each rule."""
+    from . import limits  # imported here: limits reads this module's types
+
+    problems = limits.problems(result)
     if problems:
-        raise InputError([(deployment.path, f"azure: {key}", msg) for key, msg in problems])
+        raise InputError([(deployment.path, f"azure: {what}", message)
+                          for what, message in problems])

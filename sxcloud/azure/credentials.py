@@ -1,0 +1,74 @@
+"""The credential an audit reads Azure with.
+
+By default azure-identity's DefaultAzureCredential (environment, workload identity, managed
+identity, Azure CLI, ...). When SXCLOUD_AZURE_TOKEN is set, its value is used as a static
+bearer token instead: CI jobs often hold one from `az account get-access-token` and have no
+other way to sign in. Imported only when an audit runs (it imports the Azure SDK).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from typing import Any
+
+from azure.core.credentials import AccessToken, TokenCredential
+
+from ..errors import InputError
+
+TOKEN_ENV = "SXCLOUD_AZURE_TOKEN"
+
+# A token whose expiry cannot be read is assumed good for this long; ARM answers 401 if not.
+_UNKNOWN_LIFETIME = 3600
+
+
+class StaticTokenCredential:
+    """A TokenCredential that hands out one given bearer token, whatever the scope."""
+
+    def __init__(self, token: str, expires_on: int) -> None:
+        self._token = AccessToken(token, expires_on)
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return self._token
+
+    def close(self) -> None:
+        """Nothing to release (DefaultAzureCredential has something; callers close either)."""
+
+
+def expiry(token: str) -> int | None:
+    """The `exp` claim of a JWT access token, read without verifying it (ARM verifies)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return int(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
+
+
+def static_token(value: str, now: float | None = None) -> StaticTokenCredential:
+    """The credential for the value of SXCLOUD_AZURE_TOKEN; refuses an empty or expired one."""
+    token = value.strip()
+    if token.lower().startswith("bearer "):  # pasted from an Authorization header
+        token = token[len("bearer "):].strip()
+    if not token:
+        raise InputError.one(TOKEN_ENV, "", "is set but empty; unset it to use "
+                             "DefaultAzureCredential, or set it to an ARM access token")
+    now = time.time() if now is None else now
+    expires_on = expiry(token)
+    if expires_on is not None and expires_on <= now:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expires_on))
+        raise InputError.one(TOKEN_ENV, "", f"the token expired at {stamp}; get a new one "
+                             "(az account get-access-token)")
+    return StaticTokenCredential(token, expires_on or int(now) + _UNKNOWN_LIFETIME)
+
+
+def choose() -> tuple[TokenCredential, str]:
+    """The credential to use and how to name it in messages."""
+    value = os.environ.get(TOKEN_ENV)
+    if value is not None:
+        return static_token(value), f"the token in {TOKEN_ENV}"
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(), "DefaultAzureCredential"
