@@ -7,6 +7,7 @@ from typing import Any
 from . import catalog, tables
 from .app import Planned
 from .aws import plan as aws_plan
+from .azure import limits
 from .azure import plan as azure_plan
 
 
@@ -124,7 +125,7 @@ def azure_data(p: azure_plan.NsgPlan) -> dict[str, Any]:
             "destination": {"kind": r.destination.kind, "values": list(r.destination.values)},
             "rule_ids": sorted({f.row.id for f in r.flows}), "description": r.description,
         } for r in p.rules],
-        "quota": {"limit": 1000, "rules": len(p.rules)},
+        "quota": {"limit": limits.RULES_MAX, "rules": len(p.rules)},
         "warnings": list(p.warnings),
     }
 
@@ -139,7 +140,7 @@ def azure_text(p: azure_plan.NsgPlan) -> str:
         f"{len(p.rules)} rules",
         tables.render(("PRIORITY", "DIRECTION", "ACCESS", "PROTOCOL", "PORTS", "SOURCE",
                        "DESTINATION", "RULES", "NAME"), rows, "  "),
-        f"  quota: {len(p.rules)}/1000 rules",
+        f"  quota: {len(p.rules)}/{limits.RULES_MAX} rules",
     ])
 
 
