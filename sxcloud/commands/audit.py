@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-CLOUDS: tuple[str, ...] = ()
+CLOUDS: tuple[str, ...] = ("aws",)
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
