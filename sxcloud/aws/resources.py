@@ -25,12 +25,17 @@ class AwsProvider(TypedProvider):
     def __init__(self, scope: Construct, id_: str, *, region: str,
                  endpoints: dict[str, str] | None = None) -> None:
         custom = bool(endpoints)  # a LocalStack-style endpoint has no real account behind it
+        # Without an account id the provider cannot tell a referenced group of the same
+        # account from another account's: it reads such rules back as "<account>/sg-..." and
+        # plans an update on every run. So the account id is skipped only when no STS
+        # endpoint can answer for it.
+        no_sts = custom and "sts" not in endpoints  # type: ignore[operator]
         super().__init__(scope, id_, {
             "region": region,
             "endpoints": [dict(endpoints)] if custom else None,
             "skip_credentials_validation": True if custom else None,
             "skip_metadata_api_check": "true" if custom else None,
-            "skip_requesting_account_id": True if custom else None,
+            "skip_requesting_account_id": True if no_sts else None,
         })
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-CLOUDS: tuple[str, ...] = ("azure",)
+CLOUDS: tuple[str, ...] = ("aws", "azure")
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
