@@ -15,11 +15,12 @@ from __future__ import annotations
 import ipaddress
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ..config import Deployment
 from ..policy import INBOUND, OUTBOUND
 from .model import INVALID, OPAQUE, SELF, Decision, Finding, IPNetwork, Probe, Scope
+from .netindex import NetIndex
 from .tfjson import Document, Resource, Unknown, refers_to
 
 TAG = "sxcloud:deployment"  # how the generated group names its deployment (aws/plan.py)
@@ -39,6 +40,8 @@ _PROTOCOLS = {"-1": _ALL, "all": _ALL, "tcp": "tcp", "6": "tcp", "udp": "udp", "
 
 @dataclass(frozen=True)
 class Rule:
+    allow: ClassVar[bool] = True  # security groups only allow
+
     address: str
     direction: str
     protocol: str  # tcp, udp, all, or the rule's own value (icmp, ...), which matches no probe
@@ -55,6 +58,10 @@ class Rule:
         return ("member", self.member) if self.member else ("any", "opaque")
 
 
+#: A rule that matches a probe, with the peer it matched by.
+Candidate = tuple[Rule, tuple[Scope, ...]]
+
+
 class SecurityGroup:
     """The appliance group of one deployment in one document, ready to decide probes."""
 
@@ -68,18 +75,17 @@ class SecurityGroup:
         self.group = self._find_group(deployment, document)
         if self.group is not None:
             self._collect(document)
-        # CIDR rules indexed by (direction, version) -> prefix length -> network (as an
-        # integer) -> rules, so a probe looks up its few prefix lengths instead of every rule.
-        self._cidr: dict[tuple[str, int], dict[int, dict[int, list[Rule]]]] = {}
-        self._members: dict[tuple[str, str], list[Rule]] = {}
+        # Candidates are (rule, its peer as matched); CIDR rules are indexed per direction,
+        # so a probe looks up its few prefix lengths instead of testing every rule.
+        self._cidr: dict[str, NetIndex[Candidate]] = {INBOUND: NetIndex(), OUTBOUND: NetIndex()}
+        self._members: dict[tuple[str, str], list[Candidate]] = {}
         self._order = {rule: index for index, rule in enumerate(self.rules)}  # reporting order
         for rule in self.rules:
+            candidate = (rule, (rule.scope,))
             if rule.peer == CIDR and rule.network is not None:
-                by_len = self._cidr.setdefault((rule.direction, rule.network.version), {})
-                by_len.setdefault(rule.network.prefixlen, {}).setdefault(
-                    int(rule.network.network_address), []).append(rule)
+                self._cidr[rule.direction].add(rule.network, candidate)
             elif rule.peer == MEMBERS and rule.member is not None:
-                self._members.setdefault((rule.direction, rule.member), []).append(rule)
+                self._members.setdefault((rule.direction, rule.member), []).append(candidate)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -181,28 +187,19 @@ class SecurityGroup:
     def port_ranges(self) -> list[tuple[int, int]]:
         return [r.ports for r in self.rules if r.ports is not None]
 
-    def candidates(self, probe: Probe, direction: str) -> tuple[Rule, ...]:
+    def candidates(self, probe: Probe, direction: str) -> tuple[Candidate, ...]:
         """The rules of a direction whose peer is this probe."""
-        out: list[Rule] = []
-        value = int(probe.address)
-        bits = probe.address.max_prefixlen
-        for prefixlen, nets in self._cidr.get((direction, probe.address.version), {}).items():
-            # the probe's network of this length, as an integer: clear the host bits
-            out += nets.get(value >> (bits - prefixlen) << (bits - prefixlen), ())
+        out = self._cidr[direction].holding(probe.address)
         for group in sorted(probe.groups):
             out += self._members.get((direction, group), ())
-        return tuple(sorted(out, key=self._order.__getitem__))
+        return tuple(sorted(out, key=lambda c: self._order[c[0]]))
 
-    def signature(self, candidates: tuple[Rule, ...]) -> tuple[int, ...]:
-        """What makes two probes' decisions equal (with equal roles): the same rules."""
-        return tuple(map(id, candidates))
-
-    def decide(self, candidates: tuple[Rule, ...], direction: str, protocol: str,
+    def decide(self, candidates: tuple[Candidate, ...], direction: str, protocol: str,
                ports: tuple[int, ...]) -> list[Decision]:
         """The decision for each of the (sorted) ports: allowed if any rule matches; every
         allowing rule's peer is a grant."""
         allowing: list[list[Rule]] = [[] for _ in ports]
-        for rule in candidates:
+        for rule, _ in candidates:
             if rule.protocol != _ALL and rule.protocol != protocol:
                 continue
             low, high = (0, len(ports)) if rule.ports is None else (

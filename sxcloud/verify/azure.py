@@ -29,6 +29,7 @@ from ..policy import INBOUND, OUTBOUND
 from .intent import AZURE_PLATFORM_ADDRESS, BEYOND_VNET
 from .model import INVALID, OPAQUE, SELF, Decision, Finding, IPNetwork, Probe, Scope
 from .probes import appliance
+from .netindex import NetIndex
 from .tfjson import Document, Resource, Unknown, refers_to
 
 TAG = "sxcloud-deployment"  # how the generated NSG and ASG name their deployment (azure/plan.py)
@@ -99,6 +100,10 @@ DEFAULT_RULES = (
 )
 
 
+#: A rule that matches a probe, with the peer specs it matched by.
+Candidate = tuple[Rule, tuple[Scope, ...]]
+
+
 class NetworkSecurityGroup:
     """The appliance NSG of one deployment in one document, ready to decide probes."""
 
@@ -106,8 +111,7 @@ class NetworkSecurityGroup:
         assert deployment.azure is not None
         self.problems: list[Finding] = []
         self.notes: list[str] = []
-        self._internal = deployment.roles[catalog.INTERNAL_NETWORK]
-        self._internal_cache: dict[Any, bool] = {}
+        self._internal = NetIndex.of(deployment.roles[catalog.INTERNAL_NETWORK])
         self._bound = {i.lower() for ids in deployment.azure.bindings.values() for i in ids}
         self.appliance = appliance(deployment)
         self.nsg = self._tagged(deployment, document, NSG, "azurerm_network_security_group")
@@ -123,8 +127,11 @@ class NetworkSecurityGroup:
                 self._check_opaque(rule)
         # Per direction, the rules whose appliance side admits the appliance (and the probes'
         # source port), with their peer side: only that side varies from probe to probe.
-        self._applicable: dict[str, list[Rule]] = {
-            d: [r for r in rules if _in(r.source_ports, SOURCE_PORT)
+        # The peer's prefixes are indexed (a role may have thousands of ranges).
+        self._applicable: dict[str, list[tuple[Rule, NetIndex[Scope], tuple[Scope, ...]]]] = {
+            d: [(r, NetIndex((spec[1], spec) for spec in r.peer if spec[0] == "net"),
+                 tuple(spec for spec in r.peer if spec[0] != "net"))
+                for r in rules if _in(r.source_ports, SOURCE_PORT)
                 and self._matches(r.destination if d == INBOUND else r.source, self.appliance)]
             for d, rules in self.rules.items()}
 
@@ -281,11 +288,7 @@ class NetworkSecurityGroup:
         return False  # opaque
 
     def _is_internal(self, address: Any) -> bool:
-        known = self._internal_cache.get(address)
-        if known is None:
-            known = self._internal_cache[address] = any(
-                address.version == n.version and address in n for n in self._internal)
-        return known
+        return self._internal.holds(address)
 
     def networks(self) -> list[IPNetwork]:
         return [spec[1] for rules in self.rules.values() for r in rules
@@ -294,22 +297,18 @@ class NetworkSecurityGroup:
     def port_ranges(self) -> list[tuple[int, int]]:
         return [p for rules in self.rules.values() for r in rules for p in r.ports or ()]
 
-    def candidates(self, probe: Probe, direction: str) -> tuple[tuple[Rule, tuple[Scope, ...]], ...]:
+    def candidates(self, probe: Probe, direction: str) -> tuple[Candidate, ...]:
         """The rules of a direction, in order, whose addresses match the probe and the
         appliance, each with the peer specs that matched the probe."""
         out = []
-        for rule in self._applicable[direction]:
-            matched = tuple(spec for spec in rule.peer if self._match(spec, probe))
+        for rule, nets, others in self._applicable[direction]:
+            matched = tuple(nets.holding(probe.address)) if nets.size else ()
+            matched += tuple(spec for spec in others if self._match(spec, probe))
             if matched:
                 out.append((rule, matched))
         return tuple(out)
 
-    def signature(self, candidates: tuple[tuple[Rule, tuple[Scope, ...]], ...]) -> tuple[object, ...]:
-        """What makes two probes' decisions equal (with equal roles): the same rules, matched
-        by the same peer specs."""
-        return tuple((id(rule), matched) for rule, matched in candidates)
-
-    def decide(self, candidates: tuple[tuple[Rule, tuple[Scope, ...]], ...], direction: str,
+    def decide(self, candidates: tuple[Candidate, ...], direction: str,
                protocol: str, ports: tuple[int, ...]) -> list[Decision]:
         """The decision for each of the (sorted) ports: the first matching rule's access;
         when it allows, the peer specs that matched are its grants."""

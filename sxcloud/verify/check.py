@@ -1,18 +1,19 @@
 """Compare the firewall's decisions with the intent, probe by probe.
 
 Each probe is decided in each direction for every probed port over TCP and UDP. Probes
-whose roles and matching rules are the same get the same decisions, so those are computed
-once per such class: that keeps a stack with thousands of role ranges fast.
+with the same roles whose matching rules act alike get the same decisions, so those are
+computed once per such class: that keeps a stack with thousands of role ranges fast.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
+from .. import catalog
 from ..catalog import ALL, TCP, UDP
 from ..policy import INBOUND, OUTBOUND
 from .intent import Intent
-from .model import MISSING, UNEXPECTED, Decision, Finding, IPNetwork, Probe, Reason, StackResult
+from .model import MISSING, UNEXPECTED, Decision, Finding, IPNetwork, Probe, Reason, Scope, StackResult
 from .probes import ports as probe_ports
 from .probes import probes as probe_hosts
 
@@ -27,12 +28,13 @@ class Firewall(Protocol):
 
     def port_ranges(self) -> list[tuple[int, int]]: ...
 
-    def candidates(self, probe: Probe, direction: str) -> tuple[object, ...]: ...
+    def candidates(self, probe: Probe, direction: str) -> tuple[tuple[Any, tuple[Scope, ...]], ...]:
+        """The rules that match the probe in a direction, each with the peer it matched by;
+        a rule has `protocol`, `ports` and `allow`."""
 
-    def signature(self, candidates: tuple[object, ...]) -> object: ...
-
-    def decide(self, candidates: tuple[object, ...], direction: str, protocol: str,
-               ports: tuple[int, ...]) -> list[Decision]: ...
+    def decide(self, candidates: tuple[tuple[Any, tuple[Scope, ...]], ...], direction: str,
+               protocol: str, ports: tuple[int, ...]) -> list[Decision]:
+        """The decision for each of the sorted ports."""
 
 
 def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackResult:
@@ -43,27 +45,53 @@ def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackRes
     result.probes = len(hosts)
     result.findings.extend(firewall.problems)
     result.notes.extend(intent.notes() + firewall.notes)
-    # Probes with the same roles and the same matching rules get the same decisions:
-    # (direction, roles, matching rules) -> [(protocol, port, intended reasons, decision)]
+    # Probes with the same roles whose matching rules act alike get the same decisions:
+    # rules act alike when they have the same protocol, ports and access, and their peers
+    # fit the same of the probe's roles. Only where such a class disagrees with the intent
+    # is each of its probes decided on its own, to name the very rules that decided.
     classes: dict[tuple[object, ...], list[Mismatch]] = {}
+    exact: dict[tuple[object, ...], list[Mismatch]] = {}
     wanted: dict[tuple[str, frozenset[str]], dict[str, dict[int, list[Reason]]]] = {}
+    fitting: dict[tuple[tuple[Scope, ...], frozenset[str]], frozenset[str]] = {}
     for probe in hosts:
         roles = intent.roles(probe)
+        named = frozenset(r for r in roles if r != catalog.INTERNET)
         for direction in (INBOUND,) if probe.inbound_only else (INBOUND, OUTBOUND):
             candidates = firewall.candidates(probe, direction)
-            key = (direction, roles, firewall.signature(candidates))
+            alike = []
+            for rule, scopes in candidates:
+                fits = fitting.get((scopes, named))
+                if fits is None:
+                    fits = fitting[(scopes, named)] = frozenset(
+                        role for role in named if any(intent.fits(role, s) for s in scopes))
+                alike.append((rule.protocol, rule.ports, rule.allow, fits))
+            key = (direction, roles, tuple(alike))
             mismatches = classes.get(key)
             if mismatches is None:
-                reasons = wanted.get((direction, roles))
-                if reasons is None:
-                    reasons = wanted[(direction, roles)] = _intended(intent, roles, direction, ports)
-                mismatches = classes[key] = _mismatches(intent, firewall, reasons, direction,
-                                                        candidates, ports)
+                mismatches = classes[key] = _mismatches(
+                    intent, firewall, _wanted(wanted, intent, roles, direction, ports),
+                    direction, candidates, ports)
+            if mismatches:  # decide this probe with its own rules, to name them
+                precise = (direction, roles, tuple((id(r), s) for r, s in candidates))
+                mismatches = exact.get(precise)
+                if mismatches is None:
+                    mismatches = exact[precise] = _mismatches(
+                        intent, firewall, _wanted(wanted, intent, roles, direction, ports),
+                        direction, candidates, ports)
             result.decisions += len(ports) * len(PROTOCOLS)
             for protocol, port, reasons_, decision in mismatches:
                 result.findings.extend(_findings(probe, direction, protocol, port, reasons_,
                                                  decision))
     return result
+
+
+def _wanted(cache: dict[tuple[str, frozenset[str]], dict[str, dict[int, list[Reason]]]],
+            intent: Intent, roles: frozenset[str], direction: str,
+            ports: tuple[int, ...]) -> dict[str, dict[int, list[Reason]]]:
+    key = (direction, roles)
+    if key not in cache:
+        cache[key] = _intended(intent, roles, direction, ports)
+    return cache[key]
 
 
 Mismatch = tuple[str, int, "list[Reason]", Decision]
@@ -84,7 +112,8 @@ def _intended(intent: Intent, roles: frozenset[str], direction: str,
 
 
 def _mismatches(intent: Intent, firewall: Firewall, reasons: dict[str, dict[int, list[Reason]]],
-                direction: str, candidates: tuple[object, ...], ports: tuple[int, ...]
+                direction: str, candidates: tuple[tuple[Any, tuple[Scope, ...]], ...],
+                ports: tuple[int, ...]
                 ) -> list[Mismatch]:
     """Ports where the firewall disagrees with the intent: an intended flow denied, or
     allowed without a rule scoped to its role; a flow allowed that nothing intends."""

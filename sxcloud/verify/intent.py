@@ -26,13 +26,13 @@ rule covers for it.
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable
 
 from .. import catalog
 from ..catalog import ALL, Service
 from ..config import Deployment
 from ..policy import INBOUND, Flow, flows
-from .model import SELF, IPAddress, IPNetwork, Probe, Reason, Scope
+from .model import SELF, Probe, Reason, Scope
+from .netindex import NetIndex
 
 AWS = "aws"
 AZURE = "azure"
@@ -45,18 +45,6 @@ _PLATFORM_REASON = "platform: Azure load balancer health probes reach the applia
 #: virtual network or an on-premises range the file does not name.
 BEYOND_VNET = "virtualnetwork:beyond-internal-network"
 
-Ranges = tuple[tuple[int, int, int], ...]  # (IP version, first, last) as integers
-
-
-def _ranges(networks: Iterable[IPNetwork]) -> Ranges:
-    return tuple((n.version, int(n.network_address), int(n.broadcast_address)) for n in networks)
-
-
-def _contains(ranges: Ranges, address: IPAddress) -> bool:
-    value, version = int(address), address.version
-    return any(v == version and low <= value <= high for v, low, high in ranges)
-
-
 class Intent:
     """The flows a deployment intends on one cloud, queried per probe and service."""
 
@@ -65,9 +53,9 @@ class Intent:
         self.cloud = cloud
         self.flows: tuple[Flow, ...] = flows(deployment)
         target = deployment.targets[cloud]
-        self._internal = _ranges(deployment.roles.get(catalog.INTERNAL_NETWORK, ()))
-        self._role_ranges = {role: _ranges(deployment.roles.get(role, ()))
-                             for role in catalog.CONFIGURED_ROLES}
+        self._internal = NetIndex.of(deployment.roles.get(catalog.INTERNAL_NETWORK, ()))
+        self._role_nets = {role: NetIndex.of(deployment.roles.get(role, ()))
+                           for role in catalog.CONFIGURED_ROLES}
         # role -> the ids that stand for it on this cloud (lower-case), for bound roles only
         self._bound: dict[str, frozenset[str]] = {}
         for role, binding in target.bindings.items():
@@ -96,13 +84,13 @@ class Intent:
             if bound is not None:
                 if bound & probe.groups:
                     out.add(role)
-            elif _contains(self._role_ranges[role], address):
+            elif self._role_nets[role].holds(address):
                 out.add(role)
         if self.cloud == AWS:
             if address.version == 4 or self.deployment.appliance.ipv6:
                 out.add(catalog.INTERNET)
         else:
-            if not _contains(self._internal, address) and BEYOND_VNET not in probe.groups:
+            if not self._internal.holds(address) and BEYOND_VNET not in probe.groups:
                 out.add(catalog.INTERNET)
             if address == AZURE_PLATFORM_ADDRESS:
                 out.add(AZURE_LOAD_BALANCER)
@@ -128,11 +116,8 @@ class Intent:
     def _fit(self, role: str, scope: Scope) -> bool:
         kind, value = scope
         if kind == "net":
-            if role in self._bound:
-                return False
-            return any(value.version == v and low <= int(value.network_address)
-                       and int(value.broadcast_address) <= high
-                       for v, low, high in self._role_ranges.get(role, ()))
+            return role not in self._bound and role in self._role_nets and \
+                self._role_nets[role].covers(value)
         if kind == "member":
             if value == SELF:  # the appliances sit inside the internal network
                 return role in (catalog.APPLIANCE_PEERS, catalog.INTERNAL_NETWORK)

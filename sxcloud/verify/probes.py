@@ -8,8 +8,8 @@ on Azure the load balancer's platform address. Every range the rules themselves 
 sampled too (first and last address), so a rule for an address nobody configured is seen.
 
 Ports: every port of the vendor table and its neighbours, ports outside it (21, 23, 110,
-587, 3389, 5432), 1 and 65535, and the edges (and their neighbours) of every port range the
-rules name. Each is probed over TCP and UDP, inbound and outbound.
+587, 3389, 5432), 1 and 65535, and the edges of every port range the rules name with the
+ports just inside and just outside them. Each is probed over TCP and UDP, inbound and outbound.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def ports(rule_ports: Iterable[tuple[int, int]] = ()) -> tuple[int, ...]:
     """The destination ports to probe, given the (from, to) ranges the rules name."""
     out = set(TABLE_PORTS) | set(OUTSIDE_TABLE) | {1, 65535}
     out |= {p + d for p in TABLE_PORTS for d in (-1, 1)}
-    for low, high in rule_ports:
-        out |= {low - 1, low, high, high + 1}
+    for low, high in rule_ports:  # the edges of every range, inside and out
+        out |= {low - 1, low, low + 1, high - 1, high, high + 1}
     return tuple(sorted(p for p in out if 1 <= p <= 65535))
 
 
