@@ -7,6 +7,7 @@ test edits them the way a hand or a bug might and checks what verify makes of it
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from sxcloud.azure import plan as azure_plan
 from sxcloud.policy import INBOUND, OUTBOUND
 from sxcloud.verify import azure as azure_semantics
 from sxcloud.verify.model import INVALID, MISSING, OPAQUE, UNEXPECTED
+from sxcloud.verify.netindex import NetIndex
 from verifying import NSG_RULE, intended, kinds, run
 
 DATA = {
@@ -237,3 +239,40 @@ def test_azure_inline_rules_of_the_nsg_count(d, azure_stack):
     assert {(f.kind, f.port, f.decided_by) for f in result.findings} == {
         (UNEXPECTED, 3389, "azurerm_network_security_group.appliance_nsg.security_rule[0] "
                            "(priority 500, Allow)")}
+
+
+# --- many ranges per role -------------------------------------------------------------------
+
+def test_netindex_holds_and_covers():
+    nets = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "10.1.2.0/24", "fd00::/48")]
+    index = NetIndex.of(nets)
+    assert sorted(map(str, index.holding(ipaddress.ip_address("10.1.2.3")))) == [
+        "10.0.0.0/8", "10.1.2.0/24"]
+    assert index.holds(ipaddress.ip_address("fd00::1"))
+    assert not index.holds(ipaddress.ip_address("11.0.0.1"))
+    assert not index.holds(ipaddress.ip_address("::ffff:10.0.0.1"))  # IPv6, not IPv4
+    assert index.covers(ipaddress.ip_network("10.9.0.0/16"))
+    assert not index.covers(ipaddress.ip_network("10.0.0.0/7"))
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure"])
+def test_one_range_lost_among_many_is_named(cloud):
+    """With 40 mail servers, removing one of them from the rules is reported for that one
+    only (probes of alike rules share an evaluation; findings still name their own)."""
+    data = copy.deepcopy(DATA)
+    data["roles"]["internal_mail_server"] = [f"10.70.1.{i}/32" for i in range(10, 50)]
+    data["aws"]["rule_quota"] = 200
+    d = deployment(data, "many.yaml")
+    if cloud == "aws":
+        stack = {"resource": aws_attributes.resources(aws_plan.plan(d), d.aws.vpc_id)}
+        assert run(d, cloud, stack).ok
+        del stack["resource"][INGRESS]["R03_in_tcp25_cidr_10-70-1-33_32"]
+    else:
+        stack = {"resource": azure_attributes.resources(azure_plan.plan(d), location="westeurope",
+                                                        resource_group="rg-sem")}
+        assert run(d, cloud, stack).ok
+        rule = stack["resource"][NSG_RULE]["allow-in-internal-mail-server-v4-tcp"]
+        rule["source_address_prefixes"].remove("10.70.1.33/32")
+    result = run(d, cloud, stack)
+    assert intended(result) == {"R03 inbound TCP 25 from internal_mail_server"}
+    assert {str(f.probe.address) for f in result.findings} == {"10.70.1.33"}
