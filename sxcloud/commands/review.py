@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     base.add_argument("--plan", action="append", type=Path, metavar="PLAN.json",
                       help="a Terraform plan as 'terraform show -json PLANFILE' prints it; "
                            "repeat for each stack")
+    parser.add_argument("--synth-dir", type=Path, metavar="DIR",
+                        help="the output of 'sxcloud synth' for FILES, for the verify result "
+                             "in each summary line")
     add_json(parser)
     return parser
 
@@ -42,18 +45,19 @@ def run(args: argparse.Namespace) -> int:
     paths = resolve(args.files)
     head = load_all(paths)
     if args.plan:
-        review = build.from_plans(head, args.plan)
+        review = build.from_plans(head, args.plan, args.synth_dir)
     elif args.base_ref:
         if paths == [builtin_example()]:
             raise InputError.one("--base-ref", "", "needs deployment files in a git repository "
                                  "(FILES, or ./sxcloud.yaml), not the built-in example")
         base = sources.at_ref(paths, args.base_ref)
-        review = build.from_files(head, base.deployments, base.label, base.new_files)
+        review = build.from_files(head, base.deployments, base.label, base.new_files,
+                                  args.synth_dir)
     elif args.base:
         review = build.from_files(head, load(args.base), " ".join(
-            build.display_path(p) for p in args.base))
+            build.display_path(p) for p in args.base), synth_dir=args.synth_dir)
     else:
-        review = build.from_files(head)
+        review = build.from_files(head, synth_dir=args.synth_dir)
     if args.json:
         print_json(data.review(review))
     else:
