@@ -123,7 +123,8 @@ def _shape(node: _Node) -> str:
     return f'{open_}"{label}"{close}'
 
 
-def _ports_label(ports: set[Ports], suffix: str = "", unintended: set[Ports] = set()) -> str:
+def _ports_label(ports: set[Ports], suffix: str = "",
+                 unintended: frozenset[Ports] | set[Ports] = frozenset()) -> str:
     return ", ".join(f"{p}{suffix}{' (not intended)' if p in unintended else ''}"
                      for p in sorted(ports))
 

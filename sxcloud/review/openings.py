@@ -38,6 +38,8 @@ ALL_PROTOCOLS = "all"
 
 AZURE_RULE_LIMIT = 1000
 
+_ROW_ORDER = {row.id: index for index, row in enumerate(catalog.ROWS)}
+
 
 @dataclass(frozen=True, order=True)
 class Ports:
@@ -106,8 +108,9 @@ class Opening:
         return (self.direction, self.ports, self.peer)
 
     def sort_key(self) -> tuple[object, ...]:
-        order = {r.id: i for i, r in enumerate(catalog.ROWS)}
-        first_row = min((order.get(r, len(order)) for r in self.rows), default=len(order) + 1)
+        """Inbound first, then in vendor-table order; openings of no row last."""
+        first_row = min((_ROW_ORDER.get(r, len(_ROW_ORDER)) for r in self.rows),
+                        default=len(_ROW_ORDER) + 1)
         return (self.direction != INBOUND, first_row, self.ports, self.peer)
 
 
