@@ -14,7 +14,7 @@ import sys
 from . import __version__
 from .errors import InputError
 
-COMMANDS = ("synth", "plan", "catalog", "schema", "review")
+COMMANDS = ("synth", "plan", "catalog", "schema", "verify", "review")
 
 DESCRIPTION = """\
 Turn the SX-MailCrypt vendor firewall table into AWS security groups and Azure NSGs.

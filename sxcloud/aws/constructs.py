@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..cdk import Backend, Construct, core
 from ..config import Deployment
-from .plan import INGRESS, SELF, SgPlan, SgRule
+from . import attributes
+from .plan import INGRESS, SgPlan, SgRule
 from .resources import AwsProvider, EgressRule, IngressRule, SecurityGroup
 
 
@@ -17,20 +18,15 @@ class ApplianceSecurityGroup(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, vpc_id: str, plan: SgPlan) -> None:
         super().__init__(scope, id_)
-        self.group = SecurityGroup(self, "appliance", name=plan.group_name,
-                                   description=plan.group_description, vpc_id=vpc_id,
-                                   tags=plan.tags)
-        self.group.override_logical_id("appliance")
+        self.group = SecurityGroup(self, attributes.GROUP_NAME,
+                                   **attributes.group(plan, vpc_id))
+        self.group.override_logical_id(attributes.GROUP_NAME)
         for rule in plan.rules:
             self._rule(rule)
 
     def _rule(self, rule: SgRule) -> None:
-        # The peer kinds are named after the attribute that carries them (cidr_ipv4, ...).
-        peer = {rule.peer.kind: self.group.id if rule.peer.value == SELF else rule.peer.value}
         cls = IngressRule if rule.direction == INGRESS else EgressRule
-        resource = cls(self, rule.key, security_group_id=self.group.id,
-                       ip_protocol=rule.ip_protocol, from_port=rule.from_port,
-                       to_port=rule.to_port, description=rule.description, **peer)
+        resource = cls(self, rule.key, **attributes.rule(rule, self.group.id))
         resource.override_logical_id(rule.key)
 
 

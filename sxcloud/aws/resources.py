@@ -7,6 +7,7 @@ the real provider (`terraform validate`) and against the prebuilt cdktn-provider
 from __future__ import annotations
 
 from ..cdk import Construct, TypedProvider, TypedResource
+from . import attributes
 
 #: Admits aws 5.x and 6.x (the image's mirror holds 5.100.0; the registry serves 6.x).
 VERSION = ">= 5.0, < 7.0"
@@ -35,7 +36,7 @@ class AwsProvider(TypedProvider):
 
 
 class SecurityGroup(_Aws):
-    TYPE = "aws_security_group"
+    TYPE = attributes.GROUP_TYPE
 
     def __init__(self, scope: Construct, id_: str, *, name: str, description: str, vpc_id: str,
                  tags: dict[str, str]) -> None:
@@ -63,8 +64,8 @@ class _SecurityGroupRule(_Aws):
 
 
 class IngressRule(_SecurityGroupRule):
-    TYPE = "aws_vpc_security_group_ingress_rule"
+    TYPE = attributes.INGRESS_TYPE
 
 
 class EgressRule(_SecurityGroupRule):
-    TYPE = "aws_vpc_security_group_egress_rule"
+    TYPE = attributes.EGRESS_TYPE

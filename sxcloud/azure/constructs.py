@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
-
 from ..cdk import Backend, Construct, core
 from ..config import Deployment
-from .plan import APPLIANCE_ASG, ASGS, TAG, Address, NsgPlan, NsgRule
+from . import attributes
+from .attributes import association_key
+from .plan import NsgPlan, NsgRule
 from .resources import (
     ApplicationSecurityGroup,
     AzurermProvider,
@@ -17,13 +16,6 @@ from .resources import (
     NicNsgAssociation,
     SubnetNsgAssociation,
 )
-
-
-def association_key(prefix: str, arm_id: str) -> str:
-    """A stable Terraform name for an association: the resource's name and a short hash of
-    its full id (names repeat across resource groups)."""
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", arm_id.rstrip("/").rsplit("/", 1)[-1])
-    return f"{prefix}_{name}_{hashlib.sha256(arm_id.lower().encode()).hexdigest()[:8]}"
 
 
 class ApplianceNsg(Construct):
@@ -37,35 +29,21 @@ class ApplianceNsg(Construct):
                  plan: NsgPlan) -> None:
         super().__init__(scope, id_)
         self.resource_group = resource_group
-        self.asg = ApplicationSecurityGroup(self, "appliance_asg", name=plan.asg_name,
-                                            location=location,
-                                            resource_group_name=resource_group, tags=plan.tags)
-        self.asg.override_logical_id("appliance_asg")
-        self.nsg = NetworkSecurityGroup(self, "appliance_nsg", name=plan.nsg_name,
-                                        location=location, resource_group_name=resource_group,
-                                        tags=plan.tags)
-        self.nsg.override_logical_id("appliance_nsg")
+        self.asg = ApplicationSecurityGroup(
+            self, attributes.ASG_NAME,
+            **attributes.grouped(plan.asg_name, location, resource_group, plan.tags))
+        self.asg.override_logical_id(attributes.ASG_NAME)
+        self.nsg = NetworkSecurityGroup(
+            self, attributes.NSG_NAME,
+            **attributes.grouped(plan.nsg_name, location, resource_group, plan.tags))
+        self.nsg.override_logical_id(attributes.NSG_NAME)
         for rule in plan.rules:
             self._rule(rule)
 
-    def _side(self, side: str, address: Address) -> dict[str, object]:
-        if address.kind == APPLIANCE_ASG:
-            return {f"{side}_application_security_group_ids": [self.asg.id]}
-        if address.kind == ASGS:
-            return {f"{side}_application_security_group_ids": list(address.values)}
-        if address.kind == TAG:
-            return {f"{side}_address_prefix": address.values[0]}
-        return {f"{side}_address_prefixes": list(address.values)}
-
     def _rule(self, rule: NsgRule) -> None:
-        ports = ({"destination_port_range": "*"} if rule.ports == ("*",)
-                 else {"destination_port_ranges": list(rule.ports)})
         resource = NetworkSecurityRule(
-            self, rule.name, name=rule.name, priority=rule.priority, direction=rule.direction,
-            access=rule.access, protocol=rule.protocol, resource_group_name=self.resource_group,
-            network_security_group_name=self.nsg.name, description=rule.description,
-            **ports, **self._side("source", rule.source),
-            **self._side("destination", rule.destination))
+            self, rule.name,
+            **attributes.rule(rule, self.resource_group, self.nsg.name, self.asg.id))
         resource.override_logical_id(rule.name)
 
     def associate(self, *, subnet_ids: tuple[str, ...], network_interface_ids: tuple[str, ...]) -> None:

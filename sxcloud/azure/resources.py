@@ -8,6 +8,7 @@ azurerm provider binary is available to `terraform validate` here).
 from __future__ import annotations
 
 from ..cdk import Construct, TypedProvider, TypedResource
+from . import attributes
 
 VERSION = ">= 3.0, < 5.0"
 
@@ -45,15 +46,15 @@ class _Grouped(_Azurerm):
 
 
 class NetworkSecurityGroup(_Grouped):
-    TYPE = "azurerm_network_security_group"
+    TYPE = attributes.NSG_TYPE
 
 
 class ApplicationSecurityGroup(_Grouped):
-    TYPE = "azurerm_application_security_group"
+    TYPE = attributes.ASG_TYPE
 
 
 class NetworkSecurityRule(_Azurerm):
-    TYPE = "azurerm_network_security_rule"
+    TYPE = attributes.RULE_TYPE
 
     def __init__(self, scope: Construct, id_: str, *, name: str, priority: int, direction: str,
                  access: str, protocol: str, resource_group_name: str,
@@ -84,7 +85,7 @@ class NetworkSecurityRule(_Azurerm):
 
 
 class SubnetNsgAssociation(_Azurerm):
-    TYPE = "azurerm_subnet_network_security_group_association"
+    TYPE = attributes.SUBNET_NSG_TYPE
 
     def __init__(self, scope: Construct, id_: str, *, subnet_id: str,
                  network_security_group_id: str) -> None:
@@ -93,7 +94,7 @@ class SubnetNsgAssociation(_Azurerm):
 
 
 class NicNsgAssociation(_Azurerm):
-    TYPE = "azurerm_network_interface_security_group_association"
+    TYPE = attributes.NIC_NSG_TYPE
 
     def __init__(self, scope: Construct, id_: str, *, network_interface_id: str,
                  network_security_group_id: str) -> None:
@@ -102,7 +103,7 @@ class NicNsgAssociation(_Azurerm):
 
 
 class NicAsgAssociation(_Azurerm):
-    TYPE = "azurerm_network_interface_application_security_group_association"
+    TYPE = attributes.NIC_ASG_TYPE
 
     def __init__(self, scope: Construct, id_: str, *, network_interface_id: str,
                  application_security_group_id: str) -> None:

@@ -1,0 +1,333 @@
+"""Azure NSG semantics over Terraform resources.
+
+The NSG is the `azurerm_network_security_group` tagged `sxcloud-deployment = <name>`, the
+appliance is a member of the `azurerm_application_security_group` with the same tag. Rules
+are the `azurerm_network_security_rule` resources of that NSG and its inline `security_rule`
+blocks (state lists every rule there; a block named like a rule resource is that resource).
+Per direction, the rules are taken in priority order, then the six default rules; the first
+rule whose protocol, ports, source and destination match decides (Allow or Deny). Priorities
+outside 100-4096 and priorities used twice in a direction are findings.
+
+Addresses: `*`; CIDRs and single addresses; the service tags `Internet` (outside
+roles.internal_network, either IP family), `VirtualNetwork` (roles.internal_network) and
+`AzureLoadBalancer` (168.63.129.16); ASG ids (the appliance ASG is the appliance and cluster
+peers; a bound ASG is its role's members). Other tags and unbound ASGs on the peer side are
+opaque and reported. Probes come from source port 50000, an ephemeral port.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from .. import catalog
+from ..config import Deployment
+from ..policy import INBOUND, OUTBOUND
+from .intent import AZURE_PLATFORM_ADDRESS, BEYOND_VNET
+from .model import INVALID, OPAQUE, SELF, Decision, Finding, IPNetwork, Probe, Scope
+from .probes import appliance
+from .tfjson import Document, Resource, Unknown, refers_to
+
+TAG = "sxcloud-deployment"  # how the generated NSG and ASG name their deployment (azure/plan.py)
+
+NSG = "azurerm_network_security_group"
+ASG = "azurerm_application_security_group"
+RULE = "azurerm_network_security_rule"
+
+SOURCE_PORT = 50000
+PRIORITY_MIN, PRIORITY_MAX = 100, 4096
+
+_DIRECTIONS = {"inbound": INBOUND, "outbound": OUTBOUND}
+_PROTOCOLS = {"*": "all", "tcp": "tcp", "udp": "udp"}
+# Service tags verify understands, with the legacy spellings Azure still accepts.
+_TAGS = {"internet": "Internet", "virtualnetwork": "VirtualNetwork",
+         "virtual_network": "VirtualNetwork", "azureloadbalancer": "AzureLoadBalancer",
+         "azure_loadbalancer": "AzureLoadBalancer"}
+
+ANY = ("any", "*")
+
+
+@dataclass(frozen=True)
+class Rule:
+    address: str  # Terraform address, or `default rule NAME`
+    name: str
+    priority: int
+    direction: str
+    allow: bool
+    protocol: str  # tcp, udp, all, or the rule's own value (Icmp, ...), which matches no probe
+    ports: tuple[tuple[int, int], ...] | None  # destination ports; None: every port
+    source_ports: tuple[tuple[int, int], ...] | None
+    # Address specs, as scopes: ANY, ("tag", T), ("net", N), ("member", SELF or ASG id), or
+    # ("opaque", why) for what verify cannot evaluate (it matches nothing).
+    source: tuple[Scope, ...]
+    destination: tuple[Scope, ...]
+
+    @property
+    def peer(self) -> tuple[Scope, ...]:
+        """The side that is not the appliance: the source of inbound rules."""
+        return self.source if self.direction == INBOUND else self.destination
+
+    @property
+    def label(self) -> str:
+        return f"{self.address} (priority {self.priority}, {'Allow' if self.allow else 'Deny'})"
+
+
+def _in(ranges: tuple[tuple[int, int], ...] | None, port: int) -> bool:
+    return ranges is None or any(low <= port <= high for low, high in ranges)
+
+
+def _default(name: str, priority: int, direction: str, allow: bool, source: str,
+             destination: str) -> Rule:
+    def spec(text: str) -> Scope:
+        return ANY if text == "*" else ("tag", text)
+    return Rule(f"default rule {name}", name, priority, direction, allow, "all", None, None,
+                (spec(source),), (spec(destination),))
+
+
+#: The default rules of every NSG, lowest precedence (Azure REST example
+#: NetworkSecurityGroupGet.json; network-security-groups-overview.md).
+DEFAULT_RULES = (
+    _default("AllowVnetInBound", 65000, INBOUND, True, "VirtualNetwork", "VirtualNetwork"),
+    _default("AllowAzureLoadBalancerInBound", 65001, INBOUND, True, "AzureLoadBalancer", "*"),
+    _default("DenyAllInBound", 65500, INBOUND, False, "*", "*"),
+    _default("AllowVnetOutBound", 65000, OUTBOUND, True, "VirtualNetwork", "VirtualNetwork"),
+    _default("AllowInternetOutBound", 65001, OUTBOUND, True, "*", "Internet"),
+    _default("DenyAllOutBound", 65500, OUTBOUND, False, "*", "*"),
+)
+
+
+class NetworkSecurityGroup:
+    """The appliance NSG of one deployment in one document, ready to decide probes."""
+
+    def __init__(self, deployment: Deployment, document: Document) -> None:
+        assert deployment.azure is not None
+        self.problems: list[Finding] = []
+        self.notes: list[str] = []
+        self._internal = deployment.roles[catalog.INTERNAL_NETWORK]
+        self._internal_cache: dict[Any, bool] = {}
+        self._bound = {i.lower() for ids in deployment.azure.bindings.values() for i in ids}
+        self.appliance = appliance(deployment)
+        self.nsg = self._tagged(deployment, document, NSG, "azurerm_network_security_group")
+        self.asg = self._tagged(deployment, document, ASG, "azurerm_application_security_group "
+                                "(the appliances' ASG)")
+        custom = self._collect(document) if self.nsg is not None else []
+        self._check_priorities(custom)
+        self.rules: dict[str, list[Rule]] = {
+            d: sorted((r for r in custom if r.direction == d), key=lambda r: (r.priority, r.name))
+            + [r for r in DEFAULT_RULES if r.direction == d] for d in (INBOUND, OUTBOUND)}
+        for rules in self.rules.values():
+            for rule in rules:
+                self._check_opaque(rule)
+        # Per direction, the rules whose appliance side admits the appliance (and the probes'
+        # source port), with their peer side: only that side varies from probe to probe.
+        self._applicable: dict[str, list[Rule]] = {
+            d: [r for r in rules if _in(r.source_ports, SOURCE_PORT)
+                and self._matches(r.destination if d == INBOUND else r.source, self.appliance)]
+            for d, rules in self.rules.items()}
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _tagged(self, d: Deployment, document: Document, rtype: str, noun: str) -> Resource | None:
+        found = [r for r in document.of_type(rtype)
+                 if isinstance(r.values.get("tags"), dict) and r.values["tags"].get(TAG) == d.name]
+        if len(found) != 1:
+            what = "no" if not found else f"{len(found)}"
+            self.problems.append(Finding(INVALID, f"{document.path} holds {what} {noun} tagged "
+                                         f"{TAG} = {d.name}; there must be exactly one"))
+            return None
+        return found[0]
+
+    def _collect(self, document: Document) -> list[Rule]:
+        nsg = self.nsg
+        assert nsg is not None
+        rules, names = [], set()
+        for resource in document.of_type(RULE):
+            v = resource.values
+            if isinstance(v.get("network_security_group_name"), Unknown):
+                self.problems.append(Finding(OPAQUE, f"{resource.address}: its NSG is "
+                                             f"{v['network_security_group_name']}, so verify "
+                                             "cannot tell whether it is the appliances'"))
+                continue
+            if not refers_to(v.get("network_security_group_name"), nsg, "name") or not _same(
+                    v.get("resource_group_name"), nsg.values.get("resource_group_name")):
+                self.notes.append(f"{resource.address} belongs to another NSG "
+                                  f"({v.get('network_security_group_name')}); not evaluated")
+                continue
+            rule = self._rule(resource.address, v)
+            if rule is not None:
+                rules.append(rule)
+                names.add(rule.name)
+        blocks = nsg.values.get("security_rule")
+        for index, block in enumerate(blocks if isinstance(blocks, list) else []):
+            if isinstance(block, dict) and block.get("name") not in names:
+                rule = self._rule(f"{nsg.address}.security_rule[{index}]", block)
+                if rule is not None:
+                    rules.append(rule)
+        return rules
+
+    def _rule(self, address: str, v: dict[str, Any]) -> Rule | None:
+        direction = _DIRECTIONS.get(str(v.get("direction")).lower())
+        access = str(v.get("access")).lower()
+        try:
+            priority = int(v.get("priority"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            priority = None
+        if direction is None or access not in ("allow", "deny") or priority is None:
+            self.problems.append(Finding(INVALID, f"{address}: direction {v.get('direction')}, "
+                                         f"access {v.get('access')}, priority "
+                                         f"{v.get('priority')} are not all known and valid; "
+                                         "rule not evaluated"))
+            return None
+        protocol = str(v.get("protocol"))
+        return Rule(address, str(v.get("name", address)), priority, direction, access == "allow",
+                    _PROTOCOLS.get(protocol.lower(), protocol),
+                    self._ports(address, v, "destination"), self._ports(address, v, "source"),
+                    self._side(address, v, "source"), self._side(address, v, "destination"))
+
+    def _ports(self, address: str, v: dict[str, Any], side: str) -> tuple[tuple[int, int], ...] | None:
+        texts = [t for t in [v.get(f"{side}_port_range"), *(v.get(f"{side}_port_ranges") or [])]
+                 if t not in (None, "")]
+        if not texts or "*" in texts:
+            return None
+        out = []
+        for text in texts:
+            try:
+                low, _, high = str(text).partition("-")
+                out.append((int(low), int(high or low)))
+            except ValueError:
+                self.problems.append(Finding(INVALID, f"{address}: {side} port range {text!r} "
+                                             "is not a port or a range"))
+        return tuple(out)
+
+    def _side(self, address: str, v: dict[str, Any], side: str) -> tuple[Scope, ...]:
+        prefixes = [p for p in [v.get(f"{side}_address_prefix"),
+                                *(v.get(f"{side}_address_prefixes") or [])] if p not in (None, "")]
+        asgs = [a for a in v.get(f"{side}_application_security_group_ids") or [] if a]
+        if prefixes and asgs:
+            self.problems.append(Finding(INVALID, f"{address}: {side} mixes address prefixes and "
+                                         "application security groups, which Azure refuses"))
+        if not prefixes and not asgs:
+            self.problems.append(Finding(INVALID, f"{address}: no {side} address"))
+        out: list[Scope] = []
+        for prefix in prefixes:
+            text = str(prefix)
+            if text in ("*", "Any", "any"):
+                out.append(ANY)
+            elif text.lower() in _TAGS:
+                out.append(("tag", _TAGS[text.lower()]))
+            else:
+                try:
+                    out.append(("net", ipaddress.ip_network(text, strict=False)))
+                except ValueError:
+                    out.append(("opaque", f"{side} {prefix} is neither an address nor a service "
+                                          "tag verify knows (Internet, VirtualNetwork, "
+                                          "AzureLoadBalancer)"))
+        for asg in asgs:
+            if self.asg is not None and refers_to(asg, self.asg, "id"):
+                out.append(("member", SELF))
+            elif isinstance(asg, str) and asg.lower() in self._bound:
+                out.append(("member", asg.lower()))
+            else:
+                out.append(("opaque", f"{side} application security group {asg} is bound to "
+                                      "no role (azure.bindings)"))
+        return tuple(out)
+
+    def _check_priorities(self, rules: list[Rule]) -> None:
+        for rule in rules:
+            if not PRIORITY_MIN <= rule.priority <= PRIORITY_MAX:
+                self.problems.append(Finding(INVALID, f"{rule.address}: priority {rule.priority} "
+                                             f"is outside {PRIORITY_MIN}-{PRIORITY_MAX}"))
+        used = Counter((r.direction, r.priority) for r in rules)
+        for (direction, priority), count in sorted(used.items()):
+            if count > 1:
+                names = sorted(r.address for r in rules
+                               if (r.direction, r.priority) == (direction, priority))
+                self.problems.append(Finding(INVALID, f"priority {priority} is used by {count} "
+                                             f"{direction} rules ({', '.join(names)}); Azure "
+                                             "refuses that"))
+
+    def _check_opaque(self, rule: Rule) -> None:
+        """Opaque peers matter only on rules that apply to the appliance."""
+        mine = rule.destination if rule.direction == INBOUND else rule.source
+        if not self._matches(mine, self.appliance):
+            return
+        for spec in rule.peer:
+            if spec[0] == "opaque":
+                self.problems.append(Finding(OPAQUE, f"{rule.address}: {spec[1]}, so verify "
+                                             "cannot tell whom the rule admits"))
+
+    # --- deciding ---------------------------------------------------------------------------
+
+    def _matches(self, specs: tuple[Scope, ...], probe: Probe) -> bool:
+        return any(self._match(spec, probe) for spec in specs)
+
+    def _match(self, spec: Scope, probe: Probe) -> bool:
+        kind, value = spec
+        address = probe.address
+        if kind == "any":
+            return True
+        if kind == "net":
+            return address.version == value.version and address in value
+        if kind == "member":
+            return value in probe.groups
+        if kind == "tag":
+            if value == "AzureLoadBalancer":
+                return address == AZURE_PLATFORM_ADDRESS
+            in_vnet = self._is_internal(address) or BEYOND_VNET in probe.groups
+            return in_vnet if value == "VirtualNetwork" else not in_vnet  # Internet
+        return False  # opaque
+
+    def _is_internal(self, address: Any) -> bool:
+        known = self._internal_cache.get(address)
+        if known is None:
+            known = self._internal_cache[address] = any(
+                address.version == n.version and address in n for n in self._internal)
+        return known
+
+    def networks(self) -> list[IPNetwork]:
+        return [spec[1] for rules in self.rules.values() for r in rules
+                for spec in (*r.source, *r.destination) if spec[0] == "net"]
+
+    def port_ranges(self) -> list[tuple[int, int]]:
+        return [p for rules in self.rules.values() for r in rules for p in r.ports or ()]
+
+    def candidates(self, probe: Probe, direction: str) -> tuple[tuple[Rule, tuple[Scope, ...]], ...]:
+        """The rules of a direction, in order, whose addresses match the probe and the
+        appliance, each with the peer specs that matched the probe."""
+        out = []
+        for rule in self._applicable[direction]:
+            matched = tuple(spec for spec in rule.peer if self._match(spec, probe))
+            if matched:
+                out.append((rule, matched))
+        return tuple(out)
+
+    def signature(self, candidates: tuple[tuple[Rule, tuple[Scope, ...]], ...]) -> tuple[object, ...]:
+        """What makes two probes' decisions equal (with equal roles): the same rules, matched
+        by the same peer specs."""
+        return tuple((id(rule), matched) for rule, matched in candidates)
+
+    def decide(self, candidates: tuple[tuple[Rule, tuple[Scope, ...]], ...], direction: str,
+               protocol: str, ports: tuple[int, ...]) -> list[Decision]:
+        """The decision for each of the (sorted) ports: the first matching rule's access;
+        when it allows, the peer specs that matched are its grants."""
+        decided: list[Decision | None] = [None] * len(ports)
+        for rule, matched in candidates:
+            if rule.protocol != "all" and rule.protocol != protocol:
+                continue
+            decision = Decision(rule.allow, rule.label, matched if rule.allow else ())
+            for low, high in ((1, 65535),) if rule.ports is None else rule.ports:
+                for i in range(bisect_left(ports, low), bisect_right(ports, high)):
+                    if decided[i] is None:
+                        decided[i] = decision
+        assert all(decided), "the default DenyAll rules match everything"
+        return decided  # type: ignore[return-value]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal resource group names, or not both known (a reference, or not yet known)."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a.lower() == b.lower()
+    return True

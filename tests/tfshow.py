@@ -1,0 +1,156 @@
+"""`terraform show -json` documents made by hand from a synthesized cdk.tf.json, for the
+clouds whose provider cannot run here (azurerm). Their shape follows Terraform's JSON output
+format as real Terraform writes it for the aws provider (test_verify_terraform.py checks the
+plan maker against a real `terraform plan` / `show -json`):
+
+- plan: `planned_values` without the values only known after apply, `resource_changes` with
+  `after_unknown`, and `configuration` with each attribute's expression (`constant_value`
+  holding the template, as for JSON configuration, or only `references`, as for HCL);
+- state: `values.root_module.resources` with every value known (ids filled in).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from typing import Any, Callable
+
+TOKEN = re.compile(r"^\$\{([A-Za-z0-9_-]+\.[^.}\s]+)\.([A-Za-z0-9_]+)\}$")
+PROVIDERS = {"aws": "registry.terraform.io/hashicorp/aws",
+             "azurerm": "registry.terraform.io/hashicorp/azurerm"}
+
+
+def _resources(cdktf: dict[str, Any]):
+    for rtype, named in cdktf.get("resource", {}).items():
+        for name, body in named.items():
+            yield rtype, name, {k: v for k, v in body.items() if k != "//"}
+
+
+def _unknown(value: Any) -> Any:
+    """after_unknown for a value: True for a reference, nested for lists and maps."""
+    if isinstance(value, str):
+        return True if TOKEN.match(value) else None
+    if isinstance(value, list):
+        flags = [_unknown(v) for v in value]
+        return [f if f is not None else False for f in flags] if any(flags) else None
+    if isinstance(value, dict):
+        flags = {k: _unknown(v) for k, v in value.items()}
+        return {k: f for k, f in flags.items() if f} or None
+    return None
+
+
+def _references(value: Any) -> list[str]:
+    if isinstance(value, str):
+        m = TOKEN.match(value)
+        return [f"{m[1]}.{m[2]}", m[1]] if m else []
+    if isinstance(value, list):
+        return [r for v in value for r in _references(v)]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in _references(v)]
+    return []
+
+
+def plan_document(cdktf: dict[str, Any], *, hcl: bool = False) -> dict[str, Any]:
+    """The JSON of a plan that creates every resource of a synthesized stack.
+
+    hcl: write expressions as HCL configuration does (`references` only, no template)."""
+    planned, changes, config = [], [], []
+    for rtype, name, body in _resources(cdktf):
+        address = f"{rtype}.{name}"
+        provider = PROVIDERS[rtype.split("_", 1)[0]]
+        after = {}
+        after_unknown: dict[str, Any] = {"id": True}
+        expressions = {}
+        for key, value in body.items():
+            flag = _unknown(value)
+            if flag is True:
+                after_unknown[key] = True
+            elif isinstance(value, list) and flag is not None:
+                after_unknown[key] = flag
+                after[key] = [None if f else v for v, f in zip(value, flag)]
+            else:
+                after[key] = value
+            refs = _references(value)
+            expressions[key] = ({"references": refs} if hcl and refs else
+                                {"constant_value": value, **({"references": refs} if refs else {})})
+        planned.append({"address": address, "mode": "managed", "type": rtype, "name": name,
+                        "provider_name": provider, "schema_version": 0, "values": after,
+                        "sensitive_values": {}})
+        changes.append({"address": address, "mode": "managed", "type": rtype, "name": name,
+                        "provider_name": provider,
+                        "change": {"actions": ["create"], "before": None, "after": after,
+                                   "after_unknown": after_unknown, "before_sensitive": False,
+                                   "after_sensitive": {}}})
+        config.append({"address": address, "mode": "managed", "type": rtype, "name": name,
+                       "provider_config_key": rtype.split("_", 1)[0], "expressions": expressions,
+                       "schema_version": 0})
+    return {"format_version": "1.2", "terraform_version": "1.15.5",
+            "planned_values": {"root_module": {"resources": planned}},
+            "resource_changes": changes,
+            "configuration": {"root_module": {"resources": config}},
+            "applyable": True, "complete": True, "errored": False}
+
+
+def azure_ids(subscription: str = "00000000-0000-0000-0000-000000000000") -> Callable[[str, str, dict[str, Any]], dict[str, Any]]:
+    """Computed attributes Azure gives a created resource (its ARM id)."""
+    kinds = {"azurerm_network_security_group": "networkSecurityGroups",
+             "azurerm_application_security_group": "applicationSecurityGroups"}
+
+    def computed(rtype: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        group = body.get("resource_group_name", "rg")
+        if rtype in kinds:
+            return {"id": f"/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+                          f"Microsoft.Network/{kinds[rtype]}/{body['name']}"}
+        if rtype == "azurerm_network_security_rule":
+            return {"id": f"/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+                          f"Microsoft.Network/networkSecurityGroups/x/securityRules/{body['name']}"}
+        return {"id": f"/subscriptions/{subscription}/{rtype}/{name}"}
+    return computed
+
+
+def aws_ids(group_id: str = "sg-0123456789abcdef0") -> Callable[[str, str, dict[str, Any]], dict[str, Any]]:
+    def computed(rtype: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        if rtype == "aws_security_group":
+            return {"id": group_id, "arn": f"arn:aws:ec2:eu-west-1:123456789012:security-group/{group_id}",
+                    "owner_id": "123456789012"}
+        rule_id = "sgr-" + hashlib.sha256(name.encode()).hexdigest()[:17]
+        return {"id": rule_id, "security_group_rule_id": rule_id}
+    return computed
+
+
+def state_document(cdktf: dict[str, Any], computed: Callable[[str, str, dict[str, Any]], dict[str, Any]],
+                   *, inline_rules: bool = False) -> dict[str, Any]:
+    """The JSON of the state after applying a synthesized stack: every reference replaced by
+    the value it resolved to. inline_rules: the NSG lists its rules in `security_rule`, as
+    azurerm's state does after a refresh."""
+    bodies = {f"{t}.{n}": (t, n, b) for t, n, b in _resources(cdktf)}
+    known = {a: {**b, **computed(t, n, b)} for a, (t, n, b) in bodies.items()}
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, str):
+            m = TOKEN.match(value)
+            return known[m[1]][m[2]] if m else value
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        return value
+
+    values = {a: resolve(v) for a, v in known.items()}
+    if inline_rules:
+        for address, (rtype, _, _) in bodies.items():
+            if rtype == "azurerm_network_security_rule":
+                rule = copy.deepcopy(values[address])
+                nsg = next(a for a, (t, _, _) in bodies.items()
+                           if t == "azurerm_network_security_group"
+                           and values[a]["name"] == rule["network_security_group_name"])
+                values[nsg].setdefault("security_rule", []).append(
+                    {k: v for k, v in rule.items() if k not in (
+                        "id", "resource_group_name", "network_security_group_name")})
+    resources = [{"address": a, "mode": "managed", "type": t, "name": n,
+                  "provider_name": PROVIDERS[t.split("_", 1)[0]], "schema_version": 0,
+                  "values": values[a], "sensitive_values": {}}
+                 for a, (t, n, _) in bodies.items()]
+    return {"format_version": "1.0", "terraform_version": "1.15.5",
+            "values": {"root_module": {"resources": resources}}}
