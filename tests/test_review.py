@@ -17,7 +17,7 @@ from sxcloud.cli import main
 from sxcloud.review import build, findings
 from sxcloud.review.openings import EXTENSION, PLATFORM, intended
 
-from conftest import EXAMPLES, ROOT, deployment, example_data, toggles
+from conftest import EXAMPLES, ROOT, Synthesized, deployment, example_data, toggles
 
 DATA = Path(__file__).parent / "data" / "review"
 
@@ -182,7 +182,8 @@ def test_json_has_the_same_facts(capsys: pytest.CaptureFixture[str],
     aws = next(s for s in data["stacks"] if s["cloud"] == "aws")
     assert [(o["ports"], o["rule_ids"]) for o in aws["change"]["added"]] == [("TCP 5061", ["R17"])]
     assert [(o["ports"], o["rule_ids"]) for o in aws["change"]["removed"]] == [("TCP 8080", ["R15"])]
-    assert aws["verify"]["status"] == "not run"
+    assert aws["verify"]["status"] == "passed"
+    assert "the planned resources" in aws["verify"]["detail"]
     assert aws["mermaid"].startswith("flowchart LR\n")
     assert data["exit_code"] == 0
 
@@ -237,6 +238,27 @@ def test_an_invalid_base_names_its_file_and_key(tmp_path: Path,
 def test_a_missing_plan_file_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["review", str(DATA / "head.yaml"), "--plan", "/nonexistent/plan.json"]) == 2
     assert "plan.json: --plan: no such file" in capsys.readouterr().err
+
+
+def test_verify_reads_the_synth_folder_and_a_failure_fails_the_review(
+        synthesized: Synthesized, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    example = ROOT / "examples" / "aws-single.yaml"
+    assert main(["review", str(example), "--synth-dir", str(synthesized.out)]) == 0
+    out = capsys.readouterr().out
+    assert "verify: passed (12 intended flows, from " in out
+    assert "stacks/mail-aws-single-aws/cdk.tf.json" in out
+
+    # The same stack with the SMTP-inbound rule (R04) deleted after synthesis.
+    stack = synthesized.stack("mail-aws-single-aws")
+    rules = stack["resource"]["aws_vpc_security_group_ingress_rule"]
+    del rules[next(k for k in rules if k.startswith("R04_"))]
+    folder = tmp_path / "out" / "stacks" / "mail-aws-single-aws"
+    folder.mkdir(parents=True)
+    (folder / "cdk.tf.json").write_text(json.dumps(stack))
+    assert main(["review", str(example), "--synth-dir", str(tmp_path / "out")]) == 1
+    out = capsys.readouterr().out
+    assert "verify: failed (" in out and "#### Verify findings" in out
+    assert "inbound TCP 25" in out.split("#### Verify findings", 1)[1]
 
 
 def test_review_starts_no_cdk_and_no_node() -> None:

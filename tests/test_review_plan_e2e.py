@@ -131,6 +131,9 @@ def test_review_of_a_real_plan_shows_the_change_and_a_console_rule(
     console = [o for o in s["head"]["openings"] if o["ports"] == "TCP 3389"]
     assert console and console[0]["origin"] == "unintended"
     assert "no Terraform resource manages it" in console[0]["note"]
+    # verify, reading the same plan, catches the console rule too.
+    assert s["verify"]["status"] == "failed"
+    assert any(f.startswith("inbound TCP 3389") for f in s["verify"]["findings"])
 
     monkeypatch.chdir(tmp_path)
     assert main(["review", "head.yaml", "--plan", "plan.json"]) == 1

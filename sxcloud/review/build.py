@@ -141,7 +141,6 @@ def from_plans(head: list[Deployment], plan_paths: list[Path],
                synth_dir: Path | None = None) -> Review:
     """Review Terraform plans of the head's stacks, and check them against the files."""
     head_planned = plan_all(head)
-    verified = results(head_planned, synth_dir)
     stacks = []
     seen: dict[str, Path] = {}
     for path in plan_paths:
@@ -169,8 +168,12 @@ def from_plans(head: list[Deployment], plan_paths: list[Path],
             review.notes.append(f"Read from the Terraform {ps.terraform_version} plan "
                                 f"{display_path(path)}: before is the current state, after is "
                                 "the state after apply.")
-            review.verify = verified.get(stack)
             stacks.append(review)
+    # verify reads the same plans (what each stack will be after apply); a plan is checked
+    # by the loop above first, whose messages about a bad plan are the more specific.
+    verified = results(head_planned, synth_dir, plan_paths)
+    for review in stacks:
+        review.verify = verified.get(review.stack)
     missing = [fw.stack for p in head_planned for fw in intended(p) if fw.stack not in seen]
     notes = [f"No plan was given for {', '.join(missing)}; not reviewed."] if missing else []
     return Review(stacks, "Terraform plan", plan_mode=True, notes=notes)

@@ -51,7 +51,8 @@ def stack(s: StackReview) -> dict[str, Any]:
         "stack": s.stack, "cloud": s.cloud, "source": s.source,
         "head": firewall(s.head), "base": firewall(s.base), "change": change(s.change),
         "warnings": s.warnings, "notes": s.notes, "findings": s.findings,
-        "verify": {"status": s.verify.status, "detail": s.verify.detail} if s.verify else None,
+        "verify": {"status": s.verify.status, "detail": s.verify.detail,
+                   "findings": list(s.verify.findings)} if s.verify else None,
         "mermaid": flowchart(s.head, s.change),
     }
 

@@ -16,6 +16,7 @@ from .openings import EXTENSION, PLATFORM, UNINTENDED, Opening
 
 MARKER = "<!-- sxcloud-review -->"
 NO_CHANGE = "No change to the firewall."
+VERIFY_SHOWN = 10  # verify findings listed in the comment; `sxcloud verify` lists them all
 
 _CLOUD = {"aws": "AWS", "azure": "Azure"}
 
@@ -122,6 +123,12 @@ def stack_section(s: StackReview, base_label: str | None, plan_mode: bool) -> li
     if s.findings:
         out += ["#### Plan versus the deployment files", ""]
         out += [f"- :x: {f}" for f in s.findings] + [""]
+    if s.verify is not None and s.verify.findings:
+        shown = s.verify.findings[:VERIFY_SHOWN]
+        out += ["#### Verify findings", ""] + [f"- :x: {cell(f)}" for f in shown]
+        rest = len(s.verify.findings) - len(shown)
+        out += [f"- ... and {rest} more: run `sxcloud verify` for all"] if rest else []
+        out.append("")
     if s.warnings:
         out += ["#### Warnings", ""] + [f"- :warning: {w}" for w in s.warnings] + [""]
     out += ["#### Flows", "", "```mermaid", flowchart(s.head, s.change).rstrip("\n"), "```"]
