@@ -4,7 +4,8 @@ For Azure there is no provider binary here, so a plan cannot come from Terraform
 This writes what Terraform writes for a stack created from nothing (format 1.2: every
 resource `create`, `before` null; an attribute that refers to another resource's computed
 attribute is unknown, listed in `after_unknown` and, with its references, in
-`configuration`), which test_review_plan_e2e checks against a real AWS plan.
+`configuration`; `planned_values` holds the known values after apply), the shape of the real
+AWS plan that test_review_plan_e2e reads.
 """
 
 from __future__ import annotations
@@ -54,15 +55,27 @@ def create_plan(stack: dict[str, Any]) -> dict[str, Any]:
                 unknown[key] = is_unknown
             else:
                 after[key] = known
-            expressions[key] = ({"references": refs} if refs else {"constant_value": value})
+            # A JSON configuration's expression is the template itself (as Terraform writes
+            # it), plus the references it makes.
+            expressions[key] = {"constant_value": value, **({"references": refs} if refs else {})}
         changes.append({"address": address, "mode": "managed", "type": kind, "name": name,
                         "change": {"actions": ["create"], "before": None, "after": after,
                                    "after_unknown": unknown}})
         config.append({"address": address, "mode": "managed", "type": kind, "name": name,
                        "expressions": expressions})
-    return {"format_version": "1.2", "terraform_version": "1.15.5",
-            "resource_changes": changes, "configuration": {"root_module": {"resources": config}},
-            "complete": True, "errored": False}
+    return _with_planned_values({
+        "format_version": "1.2", "terraform_version": "1.15.5", "resource_changes": changes,
+        "configuration": {"root_module": {"resources": config}}, "complete": True,
+        "errored": False})
+
+
+def _with_planned_values(plan: dict[str, Any]) -> dict[str, Any]:
+    """`planned_values`: every resource that exists after apply, with its known values."""
+    plan["planned_values"] = {"root_module": {"resources": [
+        {"address": c["address"], "mode": "managed", "type": c["type"], "name": c["name"],
+         "values": copy.deepcopy(c["change"]["after"])}
+        for c in plan["resource_changes"] if c["change"]["after"] is not None]}}
+    return plan
 
 
 def applied(plan: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
@@ -83,4 +96,10 @@ def applied(plan: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
             targets = [ids[r] for r in refs if r.endswith(".id") and r in ids]
             values[key] = targets if isinstance(marker, list) else (targets[0] if targets else None)
         c.update(actions=["no-op"], before=values, after=copy.deepcopy(values), after_unknown={})
-    return out
+    return _with_planned_values(out)
+
+
+def refresh_planned_values(plan: dict[str, Any]) -> dict[str, Any]:
+    """After a test edits resource_changes, planned_values must say the same (Terraform
+    writes both from one plan)."""
+    return _with_planned_values(plan)

@@ -19,7 +19,7 @@ from sxcloud.review import build, tfplan
 from sxcloud.review.openings import UNINTENDED
 
 from conftest import EXAMPLES, Synthesized
-from plan_json import applied, create_plan
+from plan_json import applied, create_plan, refresh_planned_values
 
 STACKS = [(path, cloud) for path in EXAMPLES for cloud in ("aws", "azure")
           if cloud in load(path).targets]
@@ -31,7 +31,7 @@ def _stack_name(path: Path, cloud: str) -> str:
 
 def _review(path: Path, plan: dict[str, Any], tmp_path: Path) -> build.StackReview:
     plan_file = tmp_path / "plan.json"
-    plan_file.write_text(json.dumps(plan))
+    plan_file.write_text(json.dumps(refresh_planned_values(plan)))
     review = build.from_plans([load(path)], [plan_file])
     (stack,) = review.stacks
     return stack
@@ -53,6 +53,7 @@ def test_a_plan_that_creates_the_stack_adds_exactly_what_the_files_intend(
     assert {(o.key, o.rows) for o in stack.head.openings} == {
         (o.key, o.rows) for o in intent.openings}
     assert stack.head.guards == intent.guards
+    assert stack.verify is not None and stack.verify.status == "passed", stack.verify
 
 
 @pytest.mark.parametrize("path,cloud", STACKS, ids=lambda v: getattr(v, "name", v))
@@ -80,10 +81,11 @@ def _extra_azure_rule(plan: dict[str, Any], name: str, priority: int, port: str)
         "address": address, "mode": "managed", "type": "azurerm_network_security_rule",
         "name": name, "change": {"actions": ["create"], "before": None, "after": after,
                                  "after_unknown": {"id": True,
-                                                   "destination_application_security_group_ids": True}}})
+                                                   "destination_application_security_group_ids": [True]}}})
     plan["configuration"]["root_module"]["resources"].append({
         "address": address, "mode": "managed", "type": "azurerm_network_security_rule",
         "name": name, "expressions": {"destination_application_security_group_ids": {
+            "constant_value": ["${azurerm_application_security_group.appliance_asg.id}"],
             "references": ["azurerm_application_security_group.appliance_asg.id",
                            "azurerm_application_security_group.appliance_asg"]}}})
 
@@ -97,6 +99,7 @@ def test_an_azure_rule_outside_the_files_is_a_finding_and_wider_than_the_table(
     assert "inbound TCP 3389 from Internet (internet)" in finding and "debug-rdp (300)" in finding
     assert any("Wider than the vendor table: inbound TCP 3389" in w for w in stack.warnings)
     assert [o.origin for o in stack.change.added if o.ports.low == 3389] == [UNINTENDED]
+    assert stack.verify is not None and stack.verify.failed  # verify reads the same plan
 
 
 def test_an_azure_allow_rule_behind_the_deny_all_opens_nothing(
@@ -207,6 +210,6 @@ def test_bad_plans_are_refused_naming_the_file(text: str, message: str, tmp_path
 def test_a_plan_of_another_deployment_is_refused(synthesized: Synthesized,
                                                  tmp_path: Path) -> None:
     plan_file = tmp_path / "plan.json"
-    plan_file.write_text(json.dumps(_plan(synthesized, AZURE, "azure")))
+    plan_file.write_text(json.dumps(refresh_planned_values(_plan(synthesized, AZURE, "azure"))))
     with pytest.raises(InputError, match="deployment 'mail-azure-cluster'"):
         build.from_plans([load(AWS)], [plan_file])
