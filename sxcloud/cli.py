@@ -14,7 +14,7 @@ import sys
 from . import __version__
 from .errors import InputError
 
-COMMANDS = ("synth", "plan", "verify", "catalog", "schema", "audit")
+COMMANDS = ("synth", "plan", "verify", "review", "catalog", "schema", "audit")
 
 DESCRIPTION = """\
 Turn the SX-MailCrypt vendor firewall table into AWS security groups and Azure NSGs.

@@ -130,6 +130,12 @@ def load(path: Path) -> Deployment:
         raise InputError.one(path, "", "no such file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise InputError.one(path, "", f"cannot be read: {error}") from None
+    return load_text(text, path)
+
+
+def load_text(text: str, path: Path) -> Deployment:
+    """Validate a deployment file's text; `path` names it in messages (it need not exist,
+    e.g. `origin/main:sxcloud.yaml` for a version read from git)."""
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:

@@ -1,0 +1,15 @@
+"""`sxcloud review`: what a change to the firewall opens and closes, and why, as Markdown.
+
+openings    both clouds' firewalls in one shape (direction, protocol/port, peer, vendor rows)
+tfplan      a Terraform plan (`terraform show -json`) read into openings, before and after
+attribution why each planned opening exists, and whether the files intend it
+diff        openings added, removed and changed
+findings    warnings and notes derived from the openings
+mermaid     the flowchart of roles and ports
+sources     the base version of the deployment files (other files, or a git ref)
+verification the verify result of each stack (the integration point with `sxcloud verify`)
+build       a Review from files (and a base) or from plans
+markdown    the Review as a pull-request comment; data: the same as JSON
+
+Nothing here imports the CDK: a review reads YAML and JSON only.
+"""

@@ -1,0 +1,179 @@
+"""Putting a review together: per stack, the firewall, its change, warnings and findings.
+
+Two ways in:
+- `from_files`: the head deployment files, and optionally a base version of them (other
+  files, or the same paths at a git ref). The change is base -> head.
+- `from_plans`: Terraform plans of the head's stacks. The change is what `apply` does
+  (the plan's before -> after), and the plan's result is checked against the files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..app import Planned, plan_all
+from ..config import Deployment, builtin_example
+from ..errors import InputError
+from . import attribution, findings, tfplan
+from .diff import Change, compare
+from .openings import AZURE_RULE_LIMIT, Firewall, QuotaUse, aws_quota, intended
+from .verification import VerifyResult, results
+
+
+@dataclass
+class StackReview:
+    stack: str
+    cloud: str
+    source: str  # where the head comes from: a file, or a plan file
+    head: Firewall | None  # None: the change removes the stack
+    base: Firewall | None  # None: new, or nothing to compare with
+    change: Change | None  # None: no base was given
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)  # plan vs files; each one fails review
+    verify: VerifyResult | None = None
+
+
+@dataclass
+class Review:
+    stacks: list[StackReview]
+    compared_with: str | None  # "base files ...", "origin/main", "Terraform plan"
+    plan_mode: bool = False
+    notes: list[str] = field(default_factory=list)  # about the review as a whole
+
+    @property
+    def exit_code(self) -> int:
+        """1 when the plan contradicts the files or verify failed; 0 otherwise."""
+        bad = any(s.findings or (s.verify and s.verify.failed) for s in self.stacks)
+        return 1 if bad else 0
+
+
+def display_path(path: Path | str) -> str:
+    """A path as the report shows it: relative where possible, never this machine's root."""
+    path = Path(path)
+    if path.is_absolute():
+        if path == builtin_example():
+            return "built-in example"
+        try:
+            return path.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return path.name
+    return path.as_posix()
+
+
+def _stack_review(fw_head: Firewall | None, fw_base: Firewall | None, source: str,
+                  deployment: Deployment | None, planned: Planned | None,
+                  compared: bool) -> StackReview:
+    shown = fw_head or fw_base
+    assert shown is not None
+    review = StackReview(shown.stack, shown.cloud, source, fw_head, fw_base,
+                         compare(fw_base, fw_head) if compared else None)
+    if fw_head is not None:
+        review.warnings = findings.warnings(fw_head)
+        review.notes = findings.notes(fw_head, deployment)
+        if planned is not None:
+            plan = planned.aws if shown.cloud == "aws" else planned.azure
+            cloud_warnings = [w.removeprefix(f"{shown.cloud}: ") for w in plan.warnings]
+            config_warnings = [w.split(": ", 1)[-1] for w in planned.deployment.warnings]
+            review.notes += findings.other_warnings(config_warnings + cloud_warnings)
+    return review
+
+
+def from_files(head: list[Deployment], base: list[Deployment] | None = None,
+               base_label: str | None = None, new_files: list[str] | None = None,
+               synth_dir: Path | None = None) -> Review:
+    """Review the head files, against a base version of them when one is given."""
+    head_planned = plan_all(head)
+    base_planned = plan_all(base) if base is not None else []
+    base_by_stack = {fw.stack: fw for p in base_planned for fw in intended(p)}
+    verified = results(head_planned, synth_dir)
+    stacks = []
+    seen = set()
+    for p in head_planned:
+        for fw in intended(p):
+            seen.add(fw.stack)
+            review = _stack_review(fw, base_by_stack.get(fw.stack), display_path(p.deployment.path),
+                                   p.deployment, p, base is not None)
+            review.verify = verified.get(fw.stack)
+            stacks.append(review)
+    for stack, fw in base_by_stack.items():
+        if stack not in seen:  # the change drops this stack (or its cloud section)
+            source = next(display_path(p.deployment.path) for p in base_planned
+                          if stack in p.stack_names)
+            stacks.append(_stack_review(None, fw, source, None, None, True))
+    label = base_label
+    if label and new_files:
+        label += f" (new files: {', '.join(display_path(f) for f in new_files)})"
+    return Review(stacks, label)
+
+
+def _firewall(ps: tfplan.PlannedStack, state: tfplan.State, stack: str, name: str,
+              intent: Firewall | None, aws_limit: int) -> Firewall | None:
+    if not state.present:
+        return None
+    openings = attribution.attribute(state.openings, intent)
+    if ps.cloud == "aws":
+        quota = aws_quota(state.counted, aws_limit)
+    else:
+        quota = (QuotaUse("rules", state.rule_count, AZURE_RULE_LIMIT),)
+    label = intent.label if intent else f"{ps.cloud} firewall of {name}"
+    return Firewall(stack, ps.cloud, name, label, openings, state.rule_count, quota,
+                    tuple(state.guards), tuple(state.notes))
+
+
+def _match(ps: tfplan.PlannedStack, planned: list[Planned]) -> Planned:
+    """The deployment a plan's firewall belongs to: by its tag, else the only candidate."""
+    with_cloud = [p for p in planned if getattr(p, ps.cloud) is not None]
+    if ps.deployment is not None:
+        for p in with_cloud:
+            if p.deployment.name == ps.deployment:
+                return p
+        raise InputError.one(ps.path, "", f"is a plan of deployment '{ps.deployment}' "
+                             f"({ps.cloud}), which none of the deployment files has")
+    if len(with_cloud) == 1:
+        return with_cloud[0]
+    raise InputError.one(ps.path, "", f"does not say which deployment it is for (its {ps.cloud} "
+                         "firewall has no sxcloud tag); review it with only that file")
+
+
+def from_plans(head: list[Deployment], plan_paths: list[Path],
+               synth_dir: Path | None = None) -> Review:
+    """Review Terraform plans of the head's stacks, and check them against the files."""
+    head_planned = plan_all(head)
+    stacks = []
+    seen: dict[str, Path] = {}
+    for path in plan_paths:
+        for ps in tfplan.load(path):
+            p = _match(ps, head_planned)
+            name = p.deployment.name
+            stack = f"{name}-{ps.cloud}"
+            if stack in seen:
+                raise InputError.one(path, "", f"is a second plan of stack {stack} "
+                                     f"(the first is {display_path(seen[stack])})")
+            seen[stack] = path
+            intent = next(fw for fw in intended(p) if fw.cloud == ps.cloud)
+            limit = p.deployment.aws.rule_quota if p.deployment.aws else 60
+            before = _firewall(ps, ps.before, stack, name, intent, limit)
+            after = _firewall(ps, ps.after, stack, name, intent, limit)
+            review = _stack_review(after, before, display_path(path), p.deployment, p, True)
+            if after is None and before is None:
+                review = _stack_review(intent, None, display_path(path), p.deployment, p, True)
+                review.change = Change()
+            review.findings = attribution.mismatches(after, intent)
+            if ps.drift:
+                review.notes.append("Terraform found these changed outside Terraform since the "
+                                    "last apply (the plan puts them back): "
+                                    + ", ".join(ps.drift))
+            review.notes.append(f"Read from the Terraform {ps.terraform_version} plan "
+                                f"{display_path(path)}: before is the current state, after is "
+                                "the state after apply.")
+            stacks.append(review)
+    # verify reads the same plans (what each stack will be after apply); a plan is checked
+    # by the loop above first, whose messages about a bad plan are the more specific.
+    verified = results(head_planned, synth_dir, plan_paths)
+    for review in stacks:
+        review.verify = verified.get(review.stack)
+    missing = [fw.stack for p in head_planned for fw in intended(p) if fw.stack not in seen]
+    notes = [f"No plan was given for {', '.join(missing)}; not reviewed."] if missing else []
+    return Review(stacks, "Terraform plan", plan_mode=True, notes=notes)

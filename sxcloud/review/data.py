@@ -1,0 +1,62 @@
+"""A review as JSON-ready data (`sxcloud review --json`): the same facts as the Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..catalog import ROWS_BY_ID
+from .build import Review, StackReview
+from .diff import Change
+from .mermaid import flowchart
+from .openings import Firewall, Opening
+
+
+def opening(o: Opening) -> dict[str, Any]:
+    return {
+        "direction": o.direction, "protocol": o.ports.protocol, "from_port": o.ports.low,
+        "to_port": o.ports.high, "ports": str(o.ports), "peer_kind": o.peer.kind,
+        "peer": o.peer.value, "role": o.role, "rule_ids": list(o.rows),
+        "rationale": [ROWS_BY_ID[r].rationale for r in o.rows if r in ROWS_BY_ID],
+        "origin": o.origin, "resource": o.resource, "note": o.note or None,
+    }
+
+
+def firewall(fw: Firewall | None) -> dict[str, Any] | None:
+    if fw is None:
+        return None
+    return {
+        "label": fw.label, "rules": fw.rule_count,
+        "quota": [{"what": q.what, "used": q.used, "limit": q.limit} for q in fw.quota],
+        "openings": [opening(o) for o in fw.sorted_openings()],
+        "deny_rules": list(fw.guards),
+    }
+
+
+def change(c: Change | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {
+        "empty": c.empty,
+        "added": [opening(o) for o in c.added],
+        "removed": [opening(o) for o in c.removed],
+        "changed": [{"before": opening(x.before), "after": opening(x.after),
+                     "what": list(x.what)} for x in c.changed],
+        "deny_rules_added": list(c.guards_added),
+        "deny_rules_removed": list(c.guards_removed),
+    }
+
+
+def stack(s: StackReview) -> dict[str, Any]:
+    return {
+        "stack": s.stack, "cloud": s.cloud, "source": s.source,
+        "head": firewall(s.head), "base": firewall(s.base), "change": change(s.change),
+        "warnings": s.warnings, "notes": s.notes, "findings": s.findings,
+        "verify": {"status": s.verify.status, "detail": s.verify.detail,
+                   "findings": list(s.verify.findings)} if s.verify else None,
+        "mermaid": flowchart(s.head, s.change),
+    }
+
+
+def review(r: Review) -> dict[str, Any]:
+    return {"compared_with": r.compared_with, "plan": r.plan_mode, "notes": r.notes,
+            "exit_code": r.exit_code, "stacks": [stack(s) for s in r.stacks]}

@@ -1,0 +1,105 @@
+"""The verify result in each stack's summary line: the one place review calls `sxcloud verify`.
+
+`sxcloud verify` evaluates Terraform JSON with each cloud's semantics and compares the flows
+it allows with the flows the files intend. The review runs it on the most concrete document
+it has, and says which:
+- with `--plan`: each plan (what the stack will be after apply);
+- with `--synth-dir DIR`: the synthesized `cdk.tf.json` of each stack;
+- otherwise: the `resource` block synthesis would write, built from the plan by the same
+  attribute functions the constructs use (no CDK, no Node.js).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..app import Planned
+from ..aws import attributes as aws_attributes
+from ..azure import attributes as azure_attributes
+from ..verify import AWS, verify, verify_resources
+from ..verify.model import KINDS, Finding, StackResult
+from ..verify.sources import Job, from_documents, from_synth_dir
+from ..verify.tfjson import PLAN
+
+PASSED = "passed"
+FAILED = "failed"
+NOT_RUN = "not run"
+
+PLANNED = "planned resources"  # what was verified when no synth folder or plan was given
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    status: str  # PASSED, FAILED or NOT_RUN
+    detail: str = ""  # the counts of a failure, or what was verified
+    findings: tuple[str, ...] = ()  # verify's messages, when it failed
+
+    def __str__(self) -> str:
+        return f"{self.status} ({self.detail})" if self.detail else self.status
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAILED
+
+
+def _grouped(findings: list[Finding]) -> tuple[str, ...]:
+    """One line per kind, flow and deciding rule: verify probes many addresses per flow, and
+    one stray rule should read as one line in a comment."""
+    groups: dict[tuple[object, ...], list[Finding]] = {}
+    for f in findings:
+        key = (f.kind, f.direction, f.protocol, f.port, f.decided_by, f.intended,
+               None if f.probe else f.message)
+        groups.setdefault(key, []).append(f)
+    out = []
+    for members in groups.values():
+        more = len(members) - 1
+        out.append(members[0].message + (f" (and {more} more probe address"
+                                         f"{'es' * (more != 1)})" if more else ""))
+    return tuple(out)
+
+
+def _result(r: StackResult, source: str) -> VerifyResult:
+    if r.ok:
+        return VerifyResult(PASSED, f"{r.intended_flows} intended flows, {source}")
+    counts = Counter(f.kind for f in r.findings)
+    detail = ", ".join(f"{counts[k]} {k}" for k in KINDS if counts[k])
+    return VerifyResult(FAILED, f"{detail}; {source}", _grouped(r.findings))
+
+
+def _planned_resources(p: Planned, cloud: str) -> dict[str, object]:
+    d = p.deployment
+    if cloud == AWS:
+        assert p.aws is not None and d.aws is not None
+        return aws_attributes.resources(p.aws, d.aws.vpc_id)
+    assert p.azure is not None and d.azure is not None
+    return azure_attributes.resources(
+        p.azure, location=d.azure.location, resource_group=d.azure.resource_group,
+        subnet_ids=d.azure.subnet_ids, network_interface_ids=d.azure.network_interface_ids)
+
+
+def results(planned: list[Planned], synth_dir: Path | None = None,
+            plan_paths: list[Path] | None = None) -> dict[str, VerifyResult]:
+    """Verify each stack of `planned`; by stack name. Bad input raises InputError."""
+    from .build import display_path  # build imports this module
+
+    deployments = [p.deployment for p in planned]
+    jobs: list[Job] = []
+    if plan_paths:
+        jobs = from_documents(deployments, [(path, PLAN) for path in plan_paths])
+        where = {job.stack: display_path(job.document.path) for job in jobs}
+    elif synth_dir is not None:
+        jobs = from_synth_dir(deployments, synth_dir)
+        where = {job.stack: f"{display_path(synth_dir)}/stacks/{job.stack}/cdk.tf.json"
+                 for job in jobs}
+    if jobs:
+        return {job.stack: _result(verify(job.deployment, job.cloud, job.document),
+                                   f"from {where[job.stack]}") for job in jobs}
+    out = {}
+    for p in planned:
+        for cloud in p.deployment.targets:
+            r = verify_resources(p.deployment, cloud, _planned_resources(p, cloud), PLANNED)
+            out[r.stack] = _result(r, "the planned resources; --synth-dir verifies the "
+                                      "synthesized JSON")
+    return out

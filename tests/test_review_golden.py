@@ -1,0 +1,58 @@
+"""Golden files of `sxcloud review`: every example, and a realistic base-to-head change.
+
+Regenerate after an intended change of the report with
+    SXCLOUD_REGEN_GOLDEN=1 .venv/bin/python -m pytest tests/test_review_golden.py
+and read the diff of tests/golden/ before committing it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from sxcloud.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).parent / "golden"
+REGEN = os.environ.get("SXCLOUD_REGEN_GOLDEN") == "1"
+
+CASES = {
+    f"review-{path.stem}.md": ["review", f"examples/{path.name}"]
+    for path in sorted((ROOT / "examples").glob("*.yaml"))
+}
+CASES["review-change.md"] = ["review", "tests/data/review/head.yaml",
+                             "--base", "tests/data/review/base.yaml"]
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(argv) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden(name: str, capsys: pytest.CaptureFixture[str],
+                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # the report shows paths as given: relative to the checkout
+    text = run(CASES[name], capsys)
+    golden = GOLDEN / name
+    if REGEN:
+        golden.write_text(text)
+    assert golden.exists(), f"no golden file {golden}; run with SXCLOUD_REGEN_GOLDEN=1"
+    assert text == golden.read_text(), (
+        f"{name} differs from its golden file; if the change is intended, regenerate with "
+        "SXCLOUD_REGEN_GOLDEN=1 and review the diff")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_holds_no_machine_path(name: str) -> None:
+    text = (GOLDEN / name).read_text()
+    assert str(ROOT) not in text
+    assert not re.search(r"(?<![\w.])/(home|tmp|work|root|usr|opt|var)/", text)
+
+
+def test_every_example_has_a_golden() -> None:
+    examples = {f"review-{p.stem}.md" for p in (ROOT / "examples").glob("*.yaml")}
+    assert examples <= set(CASES) and examples <= {p.name for p in GOLDEN.glob("*.md")}

