@@ -413,3 +413,42 @@ def test_profile_from_the_shared_credentials_file(world: World, tmp_path: Path,
     assert code == 0 and report["group"]["id"] == site.group_id
     code, _, err = run_audit(capsys, str(site.file), "--profile", "nobody")
     assert code == 2 and "--profile: The config profile (nobody) could not be found" in err
+
+
+# --- verify: the same result from cdk.tf.json, a plan, and the state after apply ---------------
+
+def _verify_json(capsys: pytest.CaptureFixture[str], file: Path, *args: str) -> dict[str, Any]:
+    code = cli.main(["verify", str(file), "--json", *args])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    (stack,) = json.loads(out)["stacks"]
+    return stack
+
+
+def test_verify_gives_the_same_result_three_ways(world: World, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The cluster example (self reference, bound group and prefix list, IPv6): verify of its
+    synthesized cdk.tf.json, of the JSON of a plan that creates it on moto, and of the state
+    JSON after apply agree on every count, finding and note."""
+    site = world.sites["mail-aws-cluster"]
+    stack = world.tmp / "cdktf.out" / "stacks" / _stack_name(site.deployment)
+    fresh = tmp_path / "fresh"  # no state: a plan that creates everything
+    shutil.copytree(stack, fresh)
+    code, plan_doc = terraform_live.plan(terraform_live.init(fresh))
+    assert code == 2
+    plan_json, state_json = tmp_path / "plan.json", tmp_path / "state.json"
+    plan_json.write_text(json.dumps(plan_doc))
+    shown = site.tf.show()
+    assert shown.retcode == 0, shown.error
+    state_json.write_text(json.dumps(shown.value))
+    results = {
+        "cdk.tf.json": _verify_json(capsys, site.file, "--synth-dir", str(world.tmp / "cdktf.out")),
+        "plan": _verify_json(capsys, site.file, "--plan-json", str(plan_json)),
+        "state": _verify_json(capsys, site.file, "--state-json", str(state_json)),
+    }
+    assert {kind: r["kind"] for kind, r in results.items()} == {
+        "cdk.tf.json": "cdk.tf.json", "plan": "plan", "state": "state"}
+    compared = [{k: v for k, v in r.items() if k not in ("source", "kind")}
+                for r in results.values()]
+    assert compared[0] == compared[1] == compared[2]
+    assert compared[0]["ok"] and compared[0]["intended_flows"] > 20
