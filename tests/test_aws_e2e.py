@@ -451,4 +451,4 @@ def test_verify_gives_the_same_result_three_ways(world: World, tmp_path: Path,
     compared = [{k: v for k, v in r.items() if k not in ("source", "kind")}
                 for r in results.values()]
     assert compared[0] == compared[1] == compared[2]
-    assert compared[0]["ok"] and compared[0]["intended_flows"] > 20
+    assert compared[0]["ok"] and compared[0]["intended_flows"] >= 15 and compared[0]["decisions"] > 1000
