@@ -3,9 +3,9 @@
 For Azure there is no provider binary here, so a plan cannot come from Terraform itself.
 This writes what Terraform writes for a stack created from nothing (format 1.2: every
 resource `create`, `before` null; an attribute that refers to another resource's computed
-attribute is unknown, listed in `after_unknown` and, with its references, in
-`configuration`; `planned_values` holds the known values after apply), the shape of the real
-AWS plan that test_review_plan_e2e reads.
+attribute is unknown, listed in `after_unknown` (a list holding such a reference as a whole:
+`true`) and, with its references, in `configuration`; `planned_values` holds the known
+values after apply), the shape of the real AWS plan that test_review_plan_e2e reads.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ def _resolve(value: Any, resources: dict[str, dict[str, Any]]) -> tuple[Any, Any
         parts = [_resolve(v, resources) for v in value]
         refs = [r for _, _, rs in parts for r in rs]
         if any(u for _, u, _ in parts):
-            return None, [bool(u) for _, u, _ in parts], refs
+            # The providers (plugin SDK) plan a list or set with an unknown element as
+            # unknown as a whole, and Terraform writes `true` (test_verify_terraform).
+            return None, True, refs
         return [v for v, _, _ in parts], False, refs
     return value, False, []
 
@@ -92,9 +94,11 @@ def applied(plan: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
         for key, marker in c["after_unknown"].items():
             if key == "id":
                 continue
-            refs = config[change["address"]].get(key, {}).get("references", [])
-            targets = [ids[r] for r in refs if r.endswith(".id") and r in ids]
-            values[key] = targets if isinstance(marker, list) else (targets[0] if targets else None)
+            expression = config[change["address"]].get(key, {})
+            targets = [ids[r] for r in expression.get("references", [])
+                       if r.endswith(".id") and r in ids]
+            listed = isinstance(expression.get("constant_value"), list)
+            values[key] = targets if listed else (targets[0] if targets else None)
         c.update(actions=["no-op"], before=values, after=copy.deepcopy(values), after_unknown={})
     return _with_planned_values(out)
 

@@ -2,7 +2,8 @@
 
 The base deployment is applied; then someone opens RDP in the console (a rule Terraform does
 not manage); then the head (SMS on, plain-HTTP admin off) is planned. The review must show
-what apply changes (R17 added, R15 removed) and flag the console rule as not intended.
+what apply changes (R17 added, R15 removed) and flag the console rule as not intended; verify
+must flag it too, and not R15, which the group's ingress list still holds in the plan.
 """
 
 from __future__ import annotations
@@ -131,9 +132,18 @@ def test_review_of_a_real_plan_shows_the_change_and_a_console_rule(
     console = [o for o in s["head"]["openings"] if o["ports"] == "TCP 3389"]
     assert console and console[0]["origin"] == "unintended"
     assert "no Terraform resource manages it" in console[0]["note"]
-    # verify, reading the same plan, catches the console rule too.
+    # verify, reading the same plan, catches the console rule too, and only it: R15, which
+    # the plan deletes, is still in the group's ingress list as the plan read it.
     assert s["verify"]["status"] == "failed"
     assert any(f.startswith("inbound TCP 3389") for f in s["verify"]["findings"])
+    assert all("TCP 3389" in f for f in s["verify"]["findings"]), s["verify"]["findings"]
+    assert main(["verify", "head.yaml", "--plan-json", "plan.json", "--json"]) == 1
+    (verified,) = json.loads(capsys.readouterr().out)["stacks"]
+    assert {(f["kind"], f["port"]) for f in verified["findings"]} == {("unexpected", 3389)}
+    (console_rule,) = {f["decided_by"] for f in verified["findings"]}
+    assert console_rule.startswith("aws_security_group.appliance.ingress[")
+    assert any(n.startswith(console_rule + ":") and "no Terraform resource manages" in n
+               for n in verified["notes"])
 
     monkeypatch.chdir(tmp_path)
     assert main(["review", "head.yaml", "--plan", "plan.json"]) == 1

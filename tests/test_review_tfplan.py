@@ -20,6 +20,7 @@ from sxcloud.review.openings import UNINTENDED
 
 from conftest import EXAMPLES, Synthesized
 from plan_json import applied, create_plan, refresh_planned_values
+from tfshow import aws_group_lists
 
 STACKS = [(path, cloud) for path in EXAMPLES for cloud in ("aws", "azure")
           if cloud in load(path).targets]
@@ -81,7 +82,8 @@ def _extra_azure_rule(plan: dict[str, Any], name: str, priority: int, port: str)
         "address": address, "mode": "managed", "type": "azurerm_network_security_rule",
         "name": name, "change": {"actions": ["create"], "before": None, "after": after,
                                  "after_unknown": {"id": True,
-                                                   "destination_application_security_group_ids": [True]}}})
+                                                   "destination_application_security_group_ids":
+                                                       True}}})
     plan["configuration"]["root_module"]["resources"].append({
         "address": address, "mode": "managed", "type": "azurerm_network_security_rule",
         "name": name, "expressions": {"destination_application_security_group_ids": {
@@ -140,6 +142,61 @@ def test_an_nsg_rule_no_terraform_resource_manages_stays_after_apply(
     (opening,) = [o for o in stack.head.openings if o.origin == UNINTENDED]
     assert "no Terraform resource manages it" in opening.note
     assert "not only to the appliances' ASG" in opening.note  # destination '*'
+
+
+def _as_hcl(plan: dict[str, Any]) -> dict[str, Any]:
+    """The plan as an HCL configuration writes it: expressions with references have no
+    constant_value (JSON configuration's templates)."""
+    for resource in plan["configuration"]["root_module"]["resources"]:
+        for expression in resource["expressions"].values():
+            if expression.get("references"):
+                expression.pop("constant_value", None)
+    return plan
+
+
+@pytest.mark.parametrize("path", [AZURE, AWS], ids=lambda p: p.name)
+def test_a_plan_of_an_hcl_configuration_is_reviewed_and_verified(
+        synthesized: Synthesized, path: Path, tmp_path: Path) -> None:
+    """Lists holding a reference are unknown as a whole (`true`); verify reads them from
+    the configuration's references (it crashed on them)."""
+    cloud = "azure" if path == AZURE else "aws"
+    plan = _as_hcl(_plan(synthesized, path, cloud))
+    if cloud == "azure":
+        assert any(c["change"]["after_unknown"].get("destination_application_security_group_ids")
+                   is True for c in plan["resource_changes"])
+    stack = _review(path, plan, tmp_path)
+    assert stack.findings == []
+    assert stack.verify is not None and stack.verify.status == "passed", stack.verify
+
+
+def test_aws_lists_are_inline_rules_only_where_the_configuration_sets_them(
+        synthesized: Synthesized, tmp_path: Path) -> None:
+    """The configuration sets `egress` (inline rules), not `ingress`: the ingress list is what
+    the group has in the cloud, its copies of the rule resources are not rules twice, and a
+    console rule in it is one no Terraform resource manages. Verify reads it the same way."""
+    plan = applied(_plan(synthesized, AWS, "aws"), {})
+    group = next(c for c in plan["resource_changes"]
+                 if c["address"] == "aws_security_group.appliance")
+    rules = [(c["type"], c["change"]["before"]) for c in plan["resource_changes"]
+             if c["type"].startswith("aws_vpc_security_group_")]
+    lists = aws_group_lists(rules, group["change"]["before"]["id"])
+    console = {**lists["ingress"][0], "cidr_blocks": ["203.0.113.0/24"], "from_port": 3389,
+               "to_port": 3389, "description": "RDP while debugging"}
+    for side in ("before", "after"):
+        group["change"][side].update(ingress=lists["ingress"] + [console], egress=[])
+    config = next(r for r in plan["configuration"]["root_module"]["resources"]
+                  if r["address"] == "aws_security_group.appliance")
+    config["expressions"]["egress"] = {"constant_value": []}
+    stack = _review(AWS, plan, tmp_path)
+    assert stack.change is not None and stack.change.empty
+    (finding,) = stack.findings
+    assert "inbound TCP 3389 from 203.0.113.0/24" in finding
+    (opening,) = [o for o in stack.head.openings if o.origin == UNINTENDED]
+    assert "no Terraform resource manages it" in opening.note
+    assert not any(o.resource.startswith("aws_security_group.appliance.ingress")
+                   for o in stack.head.openings if o is not opening)
+    assert stack.verify is not None and stack.verify.failed
+    assert all("TCP 3389" in f for f in stack.verify.findings)
 
 
 def test_an_aws_rule_edited_in_the_plan_is_removed_and_added(

@@ -18,8 +18,9 @@ import terraform
 from conftest import EXAMPLES
 from sxcloud.cli import main
 from sxcloud.verify import verify
+from sxcloud.verify.aws import SecurityGroup
 from sxcloud.verify.tfjson import PLAN, STATE, parse
-from tfshow import plan_document
+from tfshow import aws_group_lists, plan_document
 from verifying import intended, stacks
 
 STACK = "mail-aws-cluster-aws"
@@ -38,8 +39,10 @@ def _offline(stack: dict) -> dict:
     return stack
 
 
-def _state_file(plan: dict) -> dict:
-    """A state (format 4) holding what the plan creates, with the ids AWS would assign."""
+def _state_file(plan: dict, *, refreshed: bool = False, extra: tuple[dict, ...] = ()) -> dict:
+    """A state (format 4) holding what the plan creates, with the ids AWS would assign.
+    refreshed: the group read again since, its ingress/egress listing every rule (and the
+    `extra` ingress blocks)."""
     resources = []
     for raw in plan["planned_values"]["root_module"]["resources"]:
         values = dict(raw["values"])
@@ -56,6 +59,13 @@ def _state_file(plan: dict) -> dict:
                           "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
                           "instances": [{"schema_version": raw["schema_version"],
                                          "attributes": values, "sensitive_attributes": []}]})
+    if refreshed:
+        group = resources[0]["instances"][0]["attributes"]
+        assert resources[0]["type"] == "aws_security_group"
+        lists = aws_group_lists([(r["type"], r["instances"][0]["attributes"])
+                                 for r in resources[1:]], GROUP_ID)
+        lists["ingress"] += extra
+        group.update(lists)
     return {"version": 4, "terraform_version": "1.15.5", "serial": 1,
             "lineage": "00000000-0000-0000-0000-000000000000", "outputs": {},
             "resources": resources, "check_results": None}
@@ -131,3 +141,86 @@ def test_command_line_reads_real_plan_and_state(shown, tmp_path, capsys):
     out = capsys.readouterr().out
     assert status == 0, out
     assert f"{STACK} (plan: {plan}): OK" in out and f"{STACK} (state: {state}): OK" in out
+
+
+CONSOLE = {"cidr_blocks": ["0.0.0.0/0"], "description": "RDP while debugging", "from_port": 3389,
+           "ipv6_cidr_blocks": [], "prefix_list_ids": [], "protocol": "tcp",
+           "security_groups": [], "self": False, "to_port": 3389}
+
+
+@pytest.mark.parametrize("extra", [(), (CONSOLE,)], ids=["mirror", "mirror-and-console"])
+def test_state_lists_mirror_the_rules_and_show_what_no_resource_holds(extra, shown, synthesized):
+    """After a refresh the group's ingress/egress list every rule: each is evaluated once,
+    from its resource; an entry no resource holds is a rule of the group all the same."""
+    name = f"refreshed-{len(extra)}.tfstate"
+    (shown["dir"] / name).write_text(json.dumps(_state_file(shown["plan"], refreshed=True,
+                                                            extra=extra)))
+    state = terraform.init(shown["dir"]).show(name)
+    assert state.retcode == 0, state.error
+    group = next(r for r in state.value["values"]["root_module"]["resources"]
+                 if r["type"] == "aws_security_group")
+    assert group["values"]["ingress"] and group["values"]["egress"]
+    d = _deployment(synthesized)
+    document = parse(state.value, "state.json", STATE)
+    result = verify(d, "aws", document)
+    listed = sorted(r.address for r in SecurityGroup(d, document).rules
+                    if r.address.startswith("aws_security_group."))
+    if not extra:
+        assert result.ok, [f.message for f in result.findings[:5]]
+        assert listed == [] and result.notes == verify(d, "aws", parse(
+            synthesized.stack(STACK), "cdk.tf.json")).notes
+        return
+    (index,) = [i for i, b in enumerate(group["values"]["ingress"]) if b["from_port"] == 3389]
+    console = f"aws_security_group.appliance.ingress[{index}]"  # Terraform sorts the set
+    assert listed == [console]
+    assert {(f.kind, f.port, f.decided_by) for f in result.findings} == {
+        ("unexpected", 3389, console)}
+    assert any(n.startswith(f"{console}: ") and "in no rule resource of the state" in n
+               for n in result.notes)
+
+
+EXTRA_TF = """
+# Hand-written beside the stack: the load balancers' VPC, whose IPv6 block AWS assigns.
+resource "aws_vpc" "lb" {
+  cidr_block                       = "10.99.0.0/16"
+  assign_generated_ipv6_cidr_block = true
+}
+
+resource "aws_security_group_rule" "from_lb_v6" {
+  type              = "ingress"
+  security_group_id = aws_security_group.appliance.id
+  protocol          = "tcp"
+  from_port         = 443
+  to_port           = 443
+  ipv6_cidr_blocks  = [aws_vpc.lb.ipv6_cidr_block]
+}
+"""
+
+
+def test_a_list_unknown_as_a_whole_in_a_real_plan_is_opaque(synthesized, tmp_path, capsys):
+    """Real Terraform writes `true`, not `[true]`, for a list with an unknown element."""
+    folder = tmp_path / STACK
+    folder.mkdir()
+    (folder / "cdk.tf.json").write_text(json.dumps(_offline(synthesized.stack(STACK))))
+    (folder / "extra.tf").write_text(EXTRA_TF)
+    tf = terraform.init(folder)
+    planned = tf.plan(out="plan.bin", json=False)
+    assert planned.retcode == 0, planned.error
+    shown_plan = tf.show("plan.bin")
+    assert shown_plan.retcode == 0, shown_plan.error
+    rule = "aws_security_group_rule.from_lb_v6"
+    (change,) = [c for c in shown_plan.value["resource_changes"] if c["address"] == rule]
+    assert change["change"]["after_unknown"]["ipv6_cidr_blocks"] is True
+    assert change["change"]["after_unknown"]["source_security_group_id"] is True  # computed
+
+    result = verify(_deployment(synthesized), "aws", parse(shown_plan.value, "plan.json", PLAN))
+    assert [f.message for f in result.findings] == [
+        f"{rule}: cidr_ipv6 is aws_vpc.lb.ipv6_cidr_block, not known in this document"]
+
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(shown_plan.value))
+    example = next(p for p in EXAMPLES if p.name == "aws-cluster-ipv6.yaml")
+    assert main(["verify", str(example), "--plan-json", str(plan_file)]) == 1
+    assert main(["review", str(example), "--plan", str(plan_file)]) == 1
+    out = capsys.readouterr().out
+    assert f"{rule}: cidr_ipv6 is aws_vpc.lb.ipv6_cidr_block" in out

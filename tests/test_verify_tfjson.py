@@ -1,8 +1,9 @@
 """Reading Terraform JSON: cdk.tf.json, plan JSON and state JSON yield the same firewall.
 
-The plan and state documents here are made by hand (tfshow.py) in Terraform's format, for
-Azure, whose provider cannot run here; test_verify_terraform.py does the same with documents
-real Terraform wrote for AWS.
+The plan and state documents here are made by hand (tfshow.py, plan_json.py) in Terraform's
+format, for Azure, whose provider cannot run here, and for plans of an applied stack, which
+need a cloud to refresh from; test_verify_terraform.py does the same with documents real
+Terraform wrote for AWS, and test_review_plan_e2e.py with a real plan against moto.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from sxcloud.verify import verify
 from sxcloud.verify.aws import SecurityGroup
 from sxcloud.verify.azure import NetworkSecurityGroup
 from sxcloud.verify.tfjson import CDKTF, PLAN, STATE, Ref, Unknown, parse, read
-from tfshow import aws_ids, azure_ids, plan_document, state_document
-from verifying import NSG_RULE, intended, stacks
+from plan_json import applied, create_plan, refresh_planned_values
+from tfshow import (aws_block, aws_group_lists, aws_ids, azure_block, azure_ids, plan_document,
+                    state_document)
+from verifying import AWS_RULE_TYPES, NSG_RULE, intended, stacks
 
 AZURE_STACKS = ["mail-azure-cluster-azure", "mail-simple-azure", "mailcrypt-example-azure"]
 
@@ -159,3 +162,171 @@ def test_a_state_file_passed_as_a_plan_is_refused(synthesized, tmp_path, capsys)
         synthesized.stack("mail-simple-azure")), azure_ids())))
     assert main(["verify", str(example), "--plan-json", str(state)]) == 2
     assert "is the JSON of a state" in capsys.readouterr().err
+
+
+# --- the group's / NSG's rule lists in a plan of an applied stack ---------------------------
+
+AWS_GROUP = "aws_security_group.appliance"
+AZURE_NSG = "azurerm_network_security_group.appliance_nsg"
+CONSOLE_AWS = {"cidr_blocks": ["0.0.0.0/0"], "description": "RDP while debugging",
+               "from_port": 3389, "ipv6_cidr_blocks": [], "prefix_list_ids": [],
+               "protocol": "tcp", "security_groups": [], "self": False, "to_port": 3389}
+CONSOLE_AZURE = {"name": "console-rdp", "priority": 200, "direction": "Inbound", "access": "Allow",
+                 "protocol": "Tcp", "source_port_range": "*", "destination_port_range": "3389",
+                 "source_address_prefix": "Internet", "destination_address_prefix": "*"}
+
+
+def _refreshed_plan(stack: dict, gone: str, lists) -> dict:
+    """The plan of a stack applied earlier, refreshed (the group's or NSG's lists hold every
+    rule in the cloud: `lists(changes)` sets them), that deletes the rule resource `gone`."""
+    plan = applied(create_plan(stack), {})
+    changes = {c["address"]: c for c in plan["resource_changes"]}
+    lists(changes)
+    changes[gone]["change"].update(actions=["delete"], after=None)
+    plan["configuration"]["root_module"]["resources"] = [
+        r for r in plan["configuration"]["root_module"]["resources"] if r["address"] != gone]
+    return refresh_planned_values(plan)
+
+
+def _aws_lists(extra: list[dict]):
+    def fill(changes: dict) -> None:
+        group = changes[AWS_GROUP]["change"]
+        rules = [(c["type"], c["change"]["before"]) for c in changes.values()
+                 if c["type"] in AWS_RULE_TYPES]
+        lists = aws_group_lists(rules, group["before"]["id"])
+        lists["ingress"] += extra
+        for side in ("before", "after"):
+            group[side].update(copy.deepcopy(lists))
+    return fill
+
+
+def _azure_lists(extra: list[dict]):
+    def fill(changes: dict) -> None:
+        nsg = changes[AZURE_NSG]["change"]
+        blocks = [azure_block(c["change"]["before"]) for c in changes.values()
+                  if c["type"] == NSG_RULE] + extra
+        for side in ("before", "after"):
+            nsg[side]["security_rule"] = copy.deepcopy(blocks)
+    return fill
+
+
+def _from_lists(firewall) -> list[str]:
+    """The evaluated rules that came from the group's or NSG's list, not from a resource."""
+    if isinstance(firewall, SecurityGroup):
+        addresses = [r.address for r in firewall.rules]
+    else:
+        addresses = [r.address for rules in firewall.rules.values() for r in rules]
+    return sorted({a for a in addresses if a.startswith((AWS_GROUP, AZURE_NSG))})
+
+
+def test_an_aws_rule_the_plan_deletes_is_gone_though_the_group_still_lists_it(synthesized):
+    d, cloud, stack = _stack(synthesized, "mail-aws-single-aws")
+    gone = "aws_vpc_security_group_ingress_rule.R16_in_tcp8443_cidr_10-10-99-0_24"
+    data = _refreshed_plan(stack, gone, _aws_lists([CONSOLE_AWS]))
+    group = next(r for r in data["planned_values"]["root_module"]["resources"]
+                 if r["address"] == AWS_GROUP)
+    console = f"{AWS_GROUP}.ingress[{len(group['values']['ingress']) - 1}]"
+    document = parse(data, "plan.json")
+    result = verify(d, cloud, document)
+    assert intended(result) == {"R16 inbound TCP 8443 from admin_pc"}
+    unexpected = [f for f in result.findings if f.kind == "unexpected"]
+    assert unexpected and {(f.port, f.decided_by) for f in unexpected} == {(3389, console)}
+    assert any(n.startswith(f"{console}: ") and "no Terraform resource manages" in n
+               for n in result.notes)
+    # The lists' copies of the rule resources are not evaluated a second time.
+    assert _from_lists(SecurityGroup(d, document)) == [console]
+
+
+def test_an_nsg_rule_the_plan_deletes_is_gone_though_the_nsg_still_lists_it(synthesized):
+    d, cloud, stack = _stack(synthesized, "mail-simple-azure")
+    gone = f"{NSG_RULE}.allow-in-internal-mail-server-v4-tcp"
+    data = _refreshed_plan(stack, gone, _azure_lists([CONSOLE_AZURE]))
+    nsg = next(r for r in data["planned_values"]["root_module"]["resources"]
+               if r["address"] == AZURE_NSG)
+    console = f"{AZURE_NSG}.security_rule[{len(nsg['values']['security_rule']) - 1}]"
+    document = parse(data, "plan.json")
+    result = verify(d, cloud, document)
+    assert intended(result) == {"R03 inbound TCP 25 from internal_mail_server"}
+    unexpected = [f for f in result.findings if f.kind == "unexpected"]
+    assert unexpected and {(f.port, f.decided_by) for f in unexpected} == {
+        (3389, f"{console} (priority 200, Allow)")}
+    assert any(n.startswith(f"{console}: ") for n in result.notes)
+    assert _from_lists(NetworkSecurityGroup(d, document)) == [console]
+
+
+def test_a_rule_moved_into_the_groups_configured_list_still_counts(synthesized):
+    """Where the configuration sets the list, its blocks are rules, even one that matches a
+    rule resource the plan deletes (moved from a resource into the group)."""
+    d, cloud, stack = _stack(synthesized, "mail-aws-single-aws")
+    gone = "aws_vpc_security_group_ingress_rule.R16_in_tcp8443_cidr_10-10-99-0_24"
+    moved: list[dict] = []
+
+    def move(changes: dict) -> None:
+        group = changes[AWS_GROUP]["change"]
+        moved.append(aws_block(changes[gone]["change"]["before"], group["before"]["id"]))
+        group.update(actions=["update"])
+        group["after"]["ingress"] = copy.deepcopy(moved)
+
+    data = _refreshed_plan(stack, gone, move)
+    config = next(r for r in data["configuration"]["root_module"]["resources"]
+                  if r["address"] == AWS_GROUP)
+    config["expressions"]["ingress"] = {"constant_value": moved}
+    document = parse(data, "plan.json")
+    result = verify(d, cloud, document)
+    assert result.ok, [f.message for f in result.findings[:3]]
+    assert _from_lists(SecurityGroup(d, document)) == [f"{AWS_GROUP}.ingress[0]"]
+    assert not any("no Terraform resource manages" in n for n in result.notes)
+
+
+# --- lists Terraform does not know as a whole -------------------------------------------------
+
+def _hcl_plan(stack: dict, rule: str, attribute: str, references: list[str]) -> dict:
+    """A plan of the stack as an HCL configuration writes it (references, no templates), one
+    rule's list attribute referring to `references`."""
+    data = plan_document(stack, hcl=True)
+    config = next(r for r in data["configuration"]["root_module"]["resources"]
+                  if r["address"] == rule)
+    config["expressions"][attribute] = {"references": references}
+    change = next(c for c in data["resource_changes"] if c["address"] == rule)
+    change["change"]["after_unknown"][attribute] = True
+    _planned(data, rule).pop(attribute, None)
+    return data
+
+
+def _planned(data: dict, address: str) -> dict:
+    """A resource's planned values (plan_document shares them with its change's `after`)."""
+    return next(r["values"] for r in data["planned_values"]["root_module"]["resources"]
+                if r["address"] == address)
+
+
+def test_a_whole_unknown_asg_list_is_the_asg_its_reference_names(synthesized):
+    d, cloud, stack = _stack(synthesized, "mail-simple-azure")
+    rule = f"{NSG_RULE}.allow-in-internet-tcp"
+    data = plan_document(stack, hcl=True)  # as Terraform writes it: `true` for the whole set
+    change = next(c for c in data["resource_changes"] if c["address"] == rule)
+    assert change["change"]["after_unknown"]["destination_application_security_group_ids"] is True
+    assert "destination_application_security_group_ids" not in change["change"]["after"]
+    result = verify(d, cloud, parse(data, "plan.json"))
+    assert result.ok, [f.message for f in result.findings[:3]]
+
+
+@pytest.mark.parametrize("attribute, side, what", [
+    ("destination_application_security_group_ids", "destination",
+     "whether the rule applies to the appliances"),
+    ("source_address_prefixes", "source", "whom the rule admits"),
+])
+def test_a_truly_unknown_list_is_an_opaque_finding(attribute, side, what, synthesized):
+    d, cloud, stack = _stack(synthesized, "mail-simple-azure")
+    rule = f"{NSG_RULE}.allow-in-internet-tcp"
+    data = _hcl_plan(stack, rule, attribute, [
+        "azurerm_application_security_group.appliance_asg.id",
+        "azurerm_application_security_group.appliance_asg", "var.more"])
+    if side == "source":
+        del _planned(data, rule)["source_address_prefix"]  # the list replaces it
+    result = verify(d, cloud, parse(data, "plan.json"))
+    opaque = [f.message for f in result.findings if f.kind == "opaque"]
+    assert opaque == [f"{rule}: {side} " + ("application security group" if side == "destination"
+                                           else "address")
+                      + " (unknown: azurerm_application_security_group.appliance_asg.id, "
+                        "azurerm_application_security_group.appliance_asg, var.more) is not "
+                        f"known in this document, so verify cannot tell {what}"]

@@ -258,8 +258,10 @@ def _aws(resources: list[_Resource], refs: dict[str, dict[str, list[str]]],
         return None
     stack = PlannedStack(path, "aws", _tag(group, AWS_TAG), State(), State(), {}, [], "")
     # The group's own ingress/egress are inline rules only where the configuration sets
-    # them; otherwise the provider fills them with every rule the group has in the cloud.
-    inline = bool({"ingress", "egress"} & set(refs.get(group.address, {})))
+    # them (each list on its own); otherwise the provider fills them with every rule the
+    # group has in the cloud. (sxcloud.verify.aws reads them the same way.)
+    inline = tuple(k for k in ("ingress", "egress") if k in refs.get(group.address, {}))
+    computed = tuple(k for k in ("ingress", "egress") if k not in inline)
     for side in ("before", "after"):
         state = stack.before if side == "before" else stack.after
         state.present = group.side(side) is not None
@@ -280,17 +282,17 @@ def _aws(resources: list[_Resource], refs: dict[str, dict[str, list[str]]],
                     continue
                 openings = _aws_legacy(r, side, values, refs, group)
             elif r is group and inline:
-                openings = _aws_inline(r, values, INLINE_NOTE)
+                openings = _aws_inline(r, values, INLINE_NOTE, inline)
             else:
                 continue
             _count(state, openings)
             if r.actions not in (["no-op"], ["read"]) and openings:
                 stack.actions[r.address] = r.actions
-    if not inline and group.before is not None:
+    if computed and group.before is not None:
         # Rules the group has in the cloud that no Terraform resource manages: added
         # outside Terraform. Apply leaves them in place, so they are on both sides.
         managed = {o.key for o in stack.before.openings}
-        live = _aws_inline(group, group.before, UNMANAGED_NOTE)
+        live = _aws_inline(group, group.before, UNMANAGED_NOTE, computed)
         unmanaged = [o for o in live if o.key not in managed]
         for state in (stack.before, stack.after):
             if state.present:
@@ -383,10 +385,12 @@ def _aws_legacy(r: _Resource, side: str, v: dict[str, Any],
                  "an aws_security_group_rule, which sxcloud never writes") for p in peers]
 
 
-def _aws_inline(r: _Resource, v: dict[str, Any], note: str) -> list[Opening]:
+def _aws_inline(r: _Resource, v: dict[str, Any], note: str,
+                keys: tuple[str, ...]) -> list[Opening]:
     out = []
     for key, direction in (("ingress", INBOUND), ("egress", OUTBOUND)):
-        for index, block in enumerate(v.get(key) or []):
+        blocks = v.get(key) if key in keys else None
+        for index, block in enumerate(blocks if isinstance(blocks, list) else []):
             protocol = _aws_protocol(block.get("protocol"))
             ports = _ports(block.get("from_port"), block.get("to_port"), protocol)
             out += [_raw(direction, ports, p, f"{r.address}.{key}[{index}]",

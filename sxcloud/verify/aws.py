@@ -2,12 +2,22 @@
 
 The appliance group is the `aws_security_group` tagged `sxcloud:deployment = <name>`. Its
 rules are every `aws_vpc_security_group_ingress_rule` / `_egress_rule` and
-`aws_security_group_rule` attached to it, and its inline `ingress` / `egress` blocks (state
-lists every rule there). Security groups are stateful and allow-only: a connection is
-allowed when any rule of its direction matches its protocol, destination port and peer, and
-denied otherwise. Protocol -1 is all traffic. Peers: a CIDR (containment, per IP family);
-the group itself (the cluster peers); a group or prefix list bound to a role in the
-deployment file (its members); anything else is opaque and reported.
+`aws_security_group_rule` attached to it, and the rules of its `ingress` / `egress` lists
+that are not these. The lists are inline rules where the configuration sets them; otherwise
+the provider fills them with every rule it read from the cloud, standalone rules included,
+and refreshes them only when it reads the group again (not when a standalone rule is
+created or deleted). So, where the configuration does not set a list (a plan whose
+configuration does not; state, which does not say), an entry is a copy of a rule resource
+when it allows what a rule resource of the document allows, or allowed before the plan
+(a rule the plan deletes), and is not evaluated twice; any other entry is a rule no Terraform
+resource manages (added outside Terraform; in state, possibly one deleted since the group
+was last read), which stays after apply and is evaluated.
+
+Security groups are stateful and allow-only: a connection is allowed when any rule of its
+direction matches its protocol, destination port and peer, and denied otherwise. Protocol -1
+is all traffic. Peers: a CIDR (containment, per IP family); the group itself (the cluster
+peers); a group or prefix list bound to a role in the deployment file (its members);
+anything else, or a value not known until apply, is opaque and reported.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from ..config import Deployment
 from ..policy import INBOUND, OUTBOUND
 from .model import INVALID, OPAQUE, SELF, Decision, Finding, IPNetwork, Probe, Scope
 from .netindex import NetIndex
-from .tfjson import Document, Resource, Unknown, refers_to
+from .tfjson import PLAN, Document, Ref, Resource, Unknown, items, refers_to
 
 TAG = "sxcloud:deployment"  # how the generated group names its deployment (aws/plan.py)
 
@@ -35,7 +45,29 @@ MEMBERS = "members"  # a security group or prefix list: matched by membership
 NOTHING = "nothing"  # opaque: matches no probe, reported as a finding
 
 _ALL = "all"
-_PROTOCOLS = {"-1": _ALL, "all": _ALL, "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp"}
+_PROTOCOLS = {"-1": _ALL, "all": _ALL, "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp",
+              "1": "icmp", "58": "icmpv6"}
+_RULES = (INGRESS, EGRESS, LEGACY)
+
+#: Notes on list entries no rule resource allows (evaluated as rules of the group).
+UNMANAGED = ("rules of the group in the cloud (as the plan read it) that no Terraform resource "
+             "manages: added outside Terraform, and left in place by apply; evaluated")
+UNMATCHED = ("rules of the group as Terraform last read it, in no rule resource of the state: "
+             "inline rules, rules added outside Terraform, or rules deleted since the group was "
+             "last read (a refreshed plan tells which); evaluated")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One peer of a rule, as the document states it (before it is evaluated)."""
+
+    address: str
+    direction: str
+    protocol: Any
+    from_port: Any
+    to_port: Any
+    kind: str  # cidr_ipv4, cidr_ipv6, prefix_list_id or referenced_security_group_id
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -103,7 +135,8 @@ class SecurityGroup:
     def _collect(self, document: Document) -> None:
         group = self.group
         assert group is not None
-        for resource in document.of_type(INGRESS, EGRESS, LEGACY):
+        managed: set[tuple[Any, ...]] = set()  # what the rule resources allow, as keys
+        for resource in document.of_type(*_RULES):
             owner = resource.values.get("security_group_id")
             if isinstance(owner, Unknown):
                 self.problems.append(Finding(OPAQUE, f"{resource.address}: its security group "
@@ -114,62 +147,121 @@ class SecurityGroup:
                 self.notes.append(f"{resource.address} belongs to another security group "
                                   f"({resource.values.get('security_group_id')}); not evaluated")
                 continue
-            if resource.type == LEGACY:
-                self._legacy(resource)
-            else:
-                self._vpc_rule(resource)
+            entries = self._entries(resource)
+            if resource.type != LEGACY and len(entries) != 1:
+                self.problems.append(Finding(INVALID, f"{resource.address} names {len(entries)} "
+                                             "peers; the provider takes exactly one of cidr_ipv4, "
+                                             "cidr_ipv6, prefix_list_id, "
+                                             "referenced_security_group_id"))
+            for entry in entries:
+                managed.add(self._key(entry))
+                self._add(entry)
+        # A plan's rules as they were before it: one it deletes is still in the group's lists.
+        for resource in document.prior:
+            if resource.type in _RULES and refers_to(resource.values.get("security_group_id"),
+                                                     group, "id"):
+                managed.update(self._key(e) for e in self._entries(resource))
+        unmanaged: list[str] = []
         for key, direction in (("ingress", INBOUND), ("egress", OUTBOUND)):
-            blocks = group.values.get(key)
-            if isinstance(blocks, list):
-                for index, block in enumerate(blocks):
-                    if isinstance(block, dict):
-                        self._block(f"{group.address}.{key}[{index}]", direction, block)
+            unmanaged += self._inline(key, direction, managed)
+        if unmanaged:
+            self.notes.append(f"{', '.join(unmanaged)}: " + (UNMANAGED if document.kind == PLAN
+                                                              else UNMATCHED))
 
-    def _vpc_rule(self, r: Resource) -> None:
+    def _inline(self, key: str, direction: str, managed: set[tuple[Any, ...]]) -> list[str]:
+        """The group's `ingress` or `egress` list: inline rules where the configuration sets
+        it, else the rules the provider read, of which only those no rule resource allows
+        are evaluated (returned, to be named in a note)."""
+        group = self.group
+        assert group is not None
+        configured = group.configured is not None and key in group.configured
+        blocks = group.values.get(key)
+        if isinstance(blocks, (Ref, Unknown)):
+            if configured:  # a computed list of a group not yet created holds nothing
+                self.problems.append(Finding(OPAQUE, f"{group.address}.{key} is {blocks}, so "
+                                             "verify cannot tell which rules it holds"))
+            return []
+        unmanaged = []
+        for index, block in enumerate(items(blocks)):
+            address = f"{group.address}.{key}[{index}]"
+            if not isinstance(block, dict):
+                self.problems.append(Finding(OPAQUE, f"{address} is {block}, so verify cannot "
+                                             "tell which rule it is"))
+                continue
+            entries = self._block(address, direction, block)
+            if not configured:
+                entries = [e for e in entries if self._key(e) not in managed]
+                if entries:
+                    unmanaged.append(address)
+            for entry in entries:
+                self._add(entry)
+        return unmanaged
+
+    def _entries(self, r: Resource) -> list[_Entry]:
+        """The peers of a rule resource."""
         v = r.values
+        if r.type == LEGACY:
+            direction = INBOUND if v.get("type") == "ingress" else OUTBOUND
+            source = v.get("source_security_group_id")
+            if r.configured is not None and "source_security_group_id" not in r.configured:
+                source = None  # computed, and only ever the group the configuration names
+            return self._block(r.address, direction, {**v, "security_groups": [source]})
         direction = INBOUND if r.type == INGRESS else OUTBOUND
-        peers = [(k, v[k]) for k in ("cidr_ipv4", "cidr_ipv6", "prefix_list_id",
-                                     "referenced_security_group_id") if v.get(k) not in (None, "")]
-        if len(peers) != 1:
-            self.problems.append(Finding(INVALID, f"{r.address} names {len(peers)} peers; the "
-                                         "provider takes exactly one of cidr_ipv4, cidr_ipv6, "
-                                         "prefix_list_id, referenced_security_group_id"))
-        for kind, value in peers:
-            self._add(r.address, direction, v.get("ip_protocol"), v.get("from_port"),
-                      v.get("to_port"), kind, value)
+        return [_Entry(r.address, direction, v.get("ip_protocol"), v.get("from_port"),
+                       v.get("to_port"), k, v[k])
+                for k in ("cidr_ipv4", "cidr_ipv6", "prefix_list_id",
+                          "referenced_security_group_id") if v.get(k) not in (None, "")]
 
-    def _legacy(self, r: Resource) -> None:
-        v = r.values
-        direction = INBOUND if v.get("type") == "ingress" else OUTBOUND
-        self._block(r.address, direction, {**v, "security_groups": [v.get("source_security_group_id")]})
-
-    def _block(self, address: str, direction: str, v: dict[str, Any]) -> None:
-        """An inline block or a legacy rule: several peers in lists, `self` for the group."""
+    def _block(self, address: str, direction: str, v: dict[str, Any]) -> list[_Entry]:
+        """The peers of an inline block or a legacy rule: lists, and `self` for the group."""
         peers: list[tuple[str, Any]] = []
-        peers += [("cidr_ipv4", c) for c in v.get("cidr_blocks") or []]
-        peers += [("cidr_ipv6", c) for c in v.get("ipv6_cidr_blocks") or []]
-        peers += [("prefix_list_id", p) for p in v.get("prefix_list_ids") or []]
-        peers += [("referenced_security_group_id", g) for g in v.get("security_groups") or [] if g]
+        peers += [("cidr_ipv4", c) for c in items(v.get("cidr_blocks"))]
+        peers += [("cidr_ipv6", c) for c in items(v.get("ipv6_cidr_blocks"))]
+        peers += [("prefix_list_id", p) for p in items(v.get("prefix_list_ids"))]
+        peers += [("referenced_security_group_id", g) for g in items(v.get("security_groups"))
+                  if g]
         if v.get("self") is True:
             peers.append(("referenced_security_group_id", SELF))
-        for kind, value in peers:
-            self._add(address, direction, v.get("protocol"), v.get("from_port"), v.get("to_port"),
-                      kind, value)
+        elif isinstance(v.get("self"), (Ref, Unknown)):
+            peers.append(("referenced_security_group_id", v["self"]))
+        return [_Entry(address, direction, v.get("protocol"), v.get("from_port"),
+                       v.get("to_port"), kind, value) for kind, value in peers]
 
-    def _add(self, address: str, direction: str, protocol: Any, from_port: Any, to_port: Any,
-             kind: str, value: Any) -> None:
-        proto = _PROTOCOLS.get(str(protocol).lower(), str(protocol).lower())
-        ports = None if proto == _ALL else _ports(from_port, to_port)
+    def _key(self, e: _Entry) -> tuple[Any, ...]:
+        """What a peer of a rule allows, to match a list entry with a rule resource."""
+        protocol = _protocol(e.protocol)
+        ports = None if protocol == _ALL else _ports(e.from_port, e.to_port)
+        if e.kind in ("cidr_ipv4", "cidr_ipv6"):
+            peer: Any = _network(e.value) or str(e.value)
+        elif e.kind == "referenced_security_group_id" and self._is_group(e.value):
+            peer = SELF
+        else:
+            peer = (e.kind, str(e.value).lower())
+        return (e.direction, protocol, ports, peer)
+
+    def _is_group(self, value: Any) -> bool:
+        """Whether a referenced group is the appliance group itself."""
+        return value == SELF or (self.group is not None and refers_to(value, self.group, "id"))
+
+    def _add(self, e: _Entry) -> None:
+        address, direction, kind, value = e.address, e.direction, e.kind, e.value
+        proto = _protocol(e.protocol)
+        ports = None if proto == _ALL else _ports(e.from_port, e.to_port)
         rule = Rule(address, direction, proto, ports, NOTHING)
-        if kind in ("cidr_ipv4", "cidr_ipv6"):
+        own = kind == "referenced_security_group_id" and self._is_group(value)
+        if isinstance(value, Unknown) and not own:
+            self.problems.append(Finding(OPAQUE, f"{address}: {kind} is {value}, so verify "
+                                         "cannot tell whom the rule admits"))
+        elif kind in ("cidr_ipv4", "cidr_ipv6"):
             network = _network(value)
             if network is None or (network.version == 4) != (kind == "cidr_ipv4"):
+                what = (f"is {value}, not known in this document" if isinstance(value, Ref)
+                        else f"{value} is not an IPv{4 if kind == 'cidr_ipv4' else 6} CIDR block")
                 self.problems.append(Finding(OPAQUE if network is None else INVALID,
-                                             f"{address}: {kind} {value} is not an IPv"
-                                             f"{4 if kind == 'cidr_ipv4' else 6} CIDR block"))
+                                             f"{address}: {kind} {what}"))
             else:
                 rule = Rule(address, direction, proto, ports, CIDR, network=network)
-        elif kind == "referenced_security_group_id" and (value == SELF or refers_to(value, self.group, "id")):
+        elif own:
             rule = Rule(address, direction, proto, ports, MEMBERS, member=SELF)
         elif isinstance(value, str) and value.lower() in self._bound:
             rule = Rule(address, direction, proto, ports, MEMBERS, member=value.lower())
@@ -225,6 +317,12 @@ class SecurityGroup:
 _DENY = {d: Decision(False, f"no {kind} rule of the appliance group matches (security groups "
                             "deny what no rule allows)")
          for d, kind in ((INBOUND, "ingress"), (OUTBOUND, "egress"))}
+
+
+def _protocol(value: Any) -> str:
+    """tcp, udp, all, or the rule's own value (icmp, ...), which matches no probe."""
+    text = str(value).lower()
+    return _PROTOCOLS.get(text, text)
 
 
 def _network(value: Any) -> IPNetwork | None:

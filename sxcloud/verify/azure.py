@@ -8,11 +8,20 @@ Per direction, the rules are taken in priority order, then the six default rules
 rule whose protocol, ports, source and destination match decides (Allow or Deny). Priorities
 outside 100-4096 and priorities used twice in a direction are findings.
 
+The NSG's `security_rule` list holds inline rules where the configuration sets it; otherwise
+the provider fills it with every rule it read from the cloud, rule resources included, and
+refreshes it only when it reads the NSG again. So, where the configuration does not set it
+(a plan whose configuration does not; state), a block named like a rule resource of the
+document, or like one the plan deletes, is that rule; any other block is a rule no Terraform
+resource manages (added outside Terraform; in state, possibly one deleted since), which is
+evaluated.
+
 Addresses: `*`; CIDRs and single addresses; the service tags `Internet` (outside
 roles.internal_network, either IP family), `VirtualNetwork` (roles.internal_network) and
 `AzureLoadBalancer` (168.63.129.16); ASG ids (the appliance ASG is the appliance and cluster
 peers; a bound ASG is its role's members). Other tags and unbound ASGs on the peer side are
-opaque and reported. Probes come from source port 50000, an ephemeral port.
+opaque and reported, and so is a value not known until apply on either side (it may or may
+not be the appliances). Probes come from source port 50000, an ephemeral port.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from .intent import AZURE_PLATFORM_ADDRESS, BEYOND_VNET
 from .model import INVALID, OPAQUE, SELF, Decision, Finding, IPNetwork, Probe, Scope
 from .probes import appliance
 from .netindex import NetIndex
-from .tfjson import Document, Resource, Unknown, refers_to
+from .tfjson import PLAN, Document, Ref, Resource, Unknown, items, refers_to
 
 TAG = "sxcloud-deployment"  # how the generated NSG and ASG name their deployment (azure/plan.py)
 
@@ -61,8 +70,9 @@ class Rule:
     protocol: str  # tcp, udp, all, or the rule's own value (Icmp, ...), which matches no probe
     ports: tuple[tuple[int, int], ...] | None  # destination ports; None: every port
     source_ports: tuple[tuple[int, int], ...] | None
-    # Address specs, as scopes: ANY, ("tag", T), ("net", N), ("member", SELF or ASG id), or
-    # ("opaque", why) for what verify cannot evaluate (it matches nothing).
+    # Address specs, as scopes: ANY, ("tag", T), ("net", N), ("member", SELF or ASG id),
+    # ("opaque", why) for what verify cannot evaluate, or ("unknown", why) for a value not
+    # known in the document (both match nothing).
     source: tuple[Scope, ...]
     destination: tuple[Scope, ...]
 
@@ -98,6 +108,14 @@ DEFAULT_RULES = (
     _default("AllowInternetOutBound", 65001, OUTBOUND, True, "*", "Internet"),
     _default("DenyAllOutBound", 65500, OUTBOUND, False, "*", "*"),
 )
+
+
+#: Notes on list blocks no rule resource is (evaluated as rules of the NSG).
+UNMANAGED = ("rules of the NSG in the cloud (as the plan read it) that no Terraform resource "
+             "manages: added outside Terraform, and left in place by apply; evaluated")
+UNMATCHED = ("rules of the NSG as Terraform last read it, in no rule resource of the state: "
+             "inline rules, rules added outside Terraform, or rules deleted since the NSG was "
+             "last read (a refreshed plan tells which); evaluated")
 
 
 #: A rule that matches a probe, with the peer specs it matched by.
@@ -158,8 +176,7 @@ class NetworkSecurityGroup:
                                              f"{v['network_security_group_name']}, so verify "
                                              "cannot tell whether it is the appliances'"))
                 continue
-            if not refers_to(v.get("network_security_group_name"), nsg, "name") or not _same(
-                    v.get("resource_group_name"), nsg.values.get("resource_group_name")):
+            if not self._attached(v):
                 self.notes.append(f"{resource.address} belongs to another NSG "
                                   f"({v.get('network_security_group_name')}); not evaluated")
                 continue
@@ -167,13 +184,40 @@ class NetworkSecurityGroup:
             if rule is not None:
                 rules.append(rule)
                 names.add(rule.name)
+        # The NSG's list: inline rules where the configuration sets it, else what the provider
+        # read from the cloud, where the rule resources (also those a plan deletes) are.
+        inline = nsg.configured is not None and "security_rule" in nsg.configured
+        if not inline:
+            names |= {str(r.values.get("name")) for r in document.prior
+                      if r.type == RULE and self._attached(r.values)}
         blocks = nsg.values.get("security_rule")
-        for index, block in enumerate(blocks if isinstance(blocks, list) else []):
-            if isinstance(block, dict) and block.get("name") not in names:
-                rule = self._rule(f"{nsg.address}.security_rule[{index}]", block)
+        if isinstance(blocks, (Ref, Unknown)):
+            if inline:  # a computed list of an NSG not yet created holds nothing
+                self.problems.append(Finding(OPAQUE, f"{nsg.address}.security_rule is {blocks}, "
+                                             "so verify cannot tell which rules it holds"))
+            return rules
+        unmanaged = []
+        for index, block in enumerate(items(blocks)):
+            address = f"{nsg.address}.security_rule[{index}]"
+            if not isinstance(block, dict):
+                self.problems.append(Finding(OPAQUE, f"{address} is {block}, so verify cannot "
+                                             "tell which rule it is"))
+            elif str(block.get("name")) not in names:
+                rule = self._rule(address, block)
                 if rule is not None:
                     rules.append(rule)
+                if not inline:
+                    unmanaged.append(address)
+        if unmanaged:
+            self.notes.append(f"{', '.join(unmanaged)}: " + (UNMANAGED if document.kind == PLAN
+                                                              else UNMATCHED))
         return rules
+
+    def _attached(self, v: dict[str, Any]) -> bool:
+        """Whether a rule resource's values name the appliance NSG."""
+        assert self.nsg is not None
+        return refers_to(v.get("network_security_group_name"), self.nsg, "name") and _same(
+            v.get("resource_group_name"), self.nsg.values.get("resource_group_name"))
 
     def _rule(self, address: str, v: dict[str, Any]) -> Rule | None:
         direction = _DIRECTIONS.get(str(v.get("direction")).lower())
@@ -195,12 +239,17 @@ class NetworkSecurityGroup:
                     self._side(address, v, "source"), self._side(address, v, "destination"))
 
     def _ports(self, address: str, v: dict[str, Any], side: str) -> tuple[tuple[int, int], ...] | None:
-        texts = [t for t in [v.get(f"{side}_port_range"), *(v.get(f"{side}_port_ranges") or [])]
+        texts = [t for t in [v.get(f"{side}_port_range"), *items(v.get(f"{side}_port_ranges"))]
                  if t not in (None, "")]
         if not texts or "*" in texts:
             return None
         out = []
         for text in texts:
+            if isinstance(text, (Ref, Unknown)):
+                self.problems.append(Finding(OPAQUE, f"{address}: {side} port range {text} is "
+                                             "not known in this document, so verify cannot tell "
+                                             "which ports the rule covers"))
+                continue
             try:
                 low, _, high = str(text).partition("-")
                 out.append((int(low), int(high or low)))
@@ -211,8 +260,8 @@ class NetworkSecurityGroup:
 
     def _side(self, address: str, v: dict[str, Any], side: str) -> tuple[Scope, ...]:
         prefixes = [p for p in [v.get(f"{side}_address_prefix"),
-                                *(v.get(f"{side}_address_prefixes") or [])] if p not in (None, "")]
-        asgs = [a for a in v.get(f"{side}_application_security_group_ids") or [] if a]
+                                *items(v.get(f"{side}_address_prefixes"))] if p not in (None, "")]
+        asgs = [a for a in items(v.get(f"{side}_application_security_group_ids")) if a]
         if prefixes and asgs:
             self.problems.append(Finding(INVALID, f"{address}: {side} mixes address prefixes and "
                                          "application security groups, which Azure refuses"))
@@ -221,7 +270,9 @@ class NetworkSecurityGroup:
         out: list[Scope] = []
         for prefix in prefixes:
             text = str(prefix)
-            if text in ("*", "Any", "any"):
+            if isinstance(prefix, (Ref, Unknown)):
+                out.append(("unknown", f"{side} address {prefix} is not known in this document"))
+            elif text in ("*", "Any", "any"):
                 out.append(ANY)
             elif text.lower() in _TAGS:
                 out.append(("tag", _TAGS[text.lower()]))
@@ -237,6 +288,9 @@ class NetworkSecurityGroup:
                 out.append(("member", SELF))
             elif isinstance(asg, str) and asg.lower() in self._bound:
                 out.append(("member", asg.lower()))
+            elif isinstance(asg, Unknown):
+                out.append(("unknown", f"{side} application security group {asg} is not known "
+                                       "in this document"))
             else:
                 out.append(("opaque", f"{side} application security group {asg} is bound to "
                                       "no role (azure.bindings)"))
@@ -257,12 +311,18 @@ class NetworkSecurityGroup:
                                              "refuses that"))
 
     def _check_opaque(self, rule: Rule) -> None:
-        """Opaque peers matter only on rules that apply to the appliance."""
+        """Opaque peers matter only on rules that apply to the appliance; a value not known
+        on the appliance's side may be the appliance."""
         mine = rule.destination if rule.direction == INBOUND else rule.source
         if not self._matches(mine, self.appliance):
+            for spec in mine:
+                if spec[0] == "unknown":
+                    self.problems.append(Finding(OPAQUE, f"{rule.address}: {spec[1]}, so verify "
+                                                 "cannot tell whether the rule applies to the "
+                                                 "appliances"))
             return
         for spec in rule.peer:
-            if spec[0] == "opaque":
+            if spec[0] in ("opaque", "unknown"):
                 self.problems.append(Finding(OPAQUE, f"{rule.address}: {spec[1]}, so verify "
                                              "cannot tell whom the rule admits"))
 

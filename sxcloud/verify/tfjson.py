@@ -6,6 +6,13 @@ values. A reference to another resource's attribute stays a `Ref` wherever its v
 known yet (`${aws_security_group.appliance.id}` in cdk.tf.json; an unknown value in a plan,
 resolved through the plan's configuration); state holds only known values. Evaluators then
 compare a value with a resource either way (`refers_to`).
+
+A list Terraform does not know as a whole (`after_unknown` is `true`, not `[true]`: what the
+providers write for a list or set with an unknown element) is resolved like a single value,
+so it may be a `Ref` or an `Unknown` instead of a list; evaluators read lists through
+`items`. A resource also says which attributes its configuration sets (`configured`), and a
+plan keeps each resource as it was before the plan (`prior`), so that evaluators can tell a
+rule list the configuration writes from one the provider reads back from the cloud.
 """
 
 from __future__ import annotations
@@ -50,6 +57,9 @@ class Resource:
     name: str
     address: str
     values: dict[str, Any]
+    #: The attributes the configuration sets (cdk.tf.json: its keys; a plan: its
+    #: configuration's expressions); None where the document does not say (state).
+    configured: frozenset[str] | None = None
 
 
 @dataclass
@@ -57,6 +67,9 @@ class Document:
     path: str
     kind: str  # CDKTF, PLAN or STATE
     resources: list[Resource] = field(default_factory=list)
+    #: A plan's resources as Terraform read them before the plan (each change's `before`),
+    #: including those the plan deletes; empty for other documents.
+    prior: list[Resource] = field(default_factory=list)
 
     def of_type(self, *types: str) -> list[Resource]:
         return [r for r in self.resources if r.type in types]
@@ -64,6 +77,17 @@ class Document:
 
 # A whole-string interpolation of one resource attribute, as cdktf writes references.
 _TOKEN = re.compile(r"^\$\{([A-Za-z0-9_-]+)\.([^.}\s]+)\.([A-Za-z0-9_]+)\}$")
+
+
+def items(value: Any) -> list[Any]:
+    """The elements of a list (or set) attribute. Absent is empty; a value that is not a list
+    (a whole list not known until apply: a `Ref` or an `Unknown`) is one element, which the
+    evaluators resolve or report like any element."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
 
 
 def refers_to(value: Any, resource: Resource, attribute: str) -> bool:
@@ -100,7 +124,10 @@ def parse(data: Any, path: str, expect: str | None = None) -> Document:
     if expect and kind != expect:
         raise InputError.one(path, "", f"is the JSON of a {_NOUNS[kind]}, not of a {_NOUNS[expect]}")
     reader = {CDKTF: _cdktf, PLAN: _plan, STATE: _state}[kind]
-    return Document(path, kind, list(reader(data, path)))
+    document = Document(path, kind, list(reader(data, path)))
+    if kind == PLAN:
+        document.prior = list(_prior(data, path))
+    return document
 
 
 _NOUNS = {CDKTF: "synthesized configuration (cdk.tf.json)",
@@ -131,7 +158,7 @@ def _cdktf(data: dict[str, Any], path: str) -> Iterator[Resource]:
             if not isinstance(body, dict):
                 raise InputError.one(path, f"resource.{rtype}.{name}", "must be an object")
             values = {k: _tokens(v) for k, v in body.items() if k != "//"}
-            yield Resource(rtype, name, f"{rtype}.{name}", values)
+            yield Resource(rtype, name, f"{rtype}.{name}", values, frozenset(values))
 
 
 def _tokens(value: Any) -> Any:
@@ -159,9 +186,10 @@ def _module_resources(module: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _module_resources(child)
 
 
-def _resource(raw: dict[str, Any], values: dict[str, Any], path: str) -> Resource:
+def _resource(raw: dict[str, Any], values: dict[str, Any], path: str,
+              configured: frozenset[str] | None = None) -> Resource:
     try:
-        return Resource(raw["type"], raw["name"], raw["address"], values)
+        return Resource(raw["type"], raw["name"], raw["address"], values, configured)
     except KeyError as missing:
         raise InputError.one(path, str(raw.get("address", "")),
                              f"resource without {missing}") from None
@@ -189,11 +217,24 @@ def _plan(data: dict[str, Any], path: str) -> Iterator[Resource]:
     for raw in _module_resources(root):
         address = raw.get("address", "")
         values = dict(raw.get("values") or {})
-        for attribute, flag in unknown.get(address, {}).items():
+        configured = expressions.get(address)
+        flags = unknown.get(address, {})
+        for attribute, flag in flags.items() if isinstance(flags, dict) else ():
             if _has_unknown(flag):
                 values[attribute] = _resolve(values.get(attribute), flag,
-                                             expressions.get(address, {}).get(attribute))
-        yield _resource(raw, values, path)
+                                             (configured or {}).get(attribute))
+        yield _resource(raw, values, path, None if configured is None else frozenset(configured))
+
+
+def _prior(data: dict[str, Any], path: str) -> Iterator[Resource]:
+    """Each managed resource as the plan found it (refreshed, unless planned with
+    -refresh=false): the `before` of its change."""
+    for change in data.get("resource_changes", []) or []:
+        if not isinstance(change, dict) or change.get("mode", "managed") != "managed":
+            continue
+        before = (change.get("change") or {}).get("before")
+        if isinstance(before, dict):
+            yield _resource(change, dict(before), path)
 
 
 def _config_resources(module: dict[str, Any], prefix: str = "") -> Iterator[dict[str, Any]]:
@@ -213,17 +254,23 @@ def _has_unknown(flag: Any) -> bool:
     return False
 
 
-def _resolve(value: Any, flag: Any, expression: dict[str, Any] | None) -> Any:
+def _resolve(value: Any, flag: Any, expression: Any) -> Any:
     """An unknown planned value, from the configuration expression that produces it."""
-    if not expression:
-        return Unknown()
+    if not isinstance(expression, dict) or not expression:
+        return _unknowns(value, flag)  # no expression, or nested blocks' expressions
     if "constant_value" in expression:  # JSON configuration: the template strings themselves
         return _tokens(expression["constant_value"])
+    references = [r for r in expression.get("references", []) or [] if isinstance(r, str)]
     refs = [Ref(".".join(r.split(".")[:-1]), r.split(".")[-1])
-            for r in expression.get("references", []) if r.count(".") >= 2]
-    if flag is True:
-        return refs[0] if len(refs) == 1 else Unknown(", ".join(expression.get("references", [])))
-    if isinstance(flag, list):
+            for r in references if r.count(".") >= 2]
+    if flag is True:  # a value, or a whole list, not known: it is what its one reference names
+        # Terraform lists `aws_security_group.g.id` and `aws_security_group.g` for one
+        # reference; anything else it names (a variable, a second resource) is another part.
+        parts = [r for r in references if not any(o.startswith(r + ".") for o in references)]
+        if len(parts) == 1 and len(refs) == 1 and parts[0] == str(refs[0]):
+            return refs[0]
+        return Unknown(", ".join(references))
+    if isinstance(flag, list) and all(isinstance(f, bool) for f in flag):
         known = list(value) if isinstance(value, list) else []
         known += [None] * (len(flag) - len(known))
         holes = [i for i, f in enumerate(flag) if f is True]
@@ -232,5 +279,21 @@ def _resolve(value: Any, flag: Any, expression: dict[str, Any] | None) -> Any:
             for i, ref in zip(holes, refs):
                 out[i] = ref
             return out
-        return [Unknown() if f is True else v for f, v in zip(flag, known)]
-    return Unknown(", ".join(expression.get("references", [])))
+    return _unknowns(value, flag)
+
+
+def _unknowns(value: Any, flag: Any) -> Any:
+    """The planned value with an Unknown wherever after_unknown marks one (nested too)."""
+    if flag is True:
+        return Unknown()
+    if isinstance(flag, list):
+        known = list(value) if isinstance(value, list) else []
+        known += [None] * (len(flag) - len(known))
+        return [_unknowns(v, f) for v, f in zip(known, flag)] + known[len(flag):]
+    if isinstance(flag, dict):
+        out = dict(value) if isinstance(value, dict) else {}
+        for key, f in flag.items():
+            if _has_unknown(f):
+                out[key] = _unknowns(out.get(key), f)
+        return out
+    return value
