@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sxcloud import config
+from sxcloud import catalog, config
 from sxcloud.errors import InputError
 
 GOOD = {
@@ -240,3 +240,18 @@ def test_examples_reference_the_published_schema():
 def test_schema_and_cidr_problems_reported_together(tmp_path):
     found = dict(problems(tmp_path, changed(appliance__fetures={}, roles__admin_pc=["10.0.99.7"])))
     assert set(found) == {"appliance.fetures", "roles.admin_pc[0]"}
+
+
+def test_examples_cover_every_dns_mode_and_feature():
+    root = Path(__file__).resolve().parent.parent
+    loaded = [config.load(p) for p in sorted((root / "examples").glob("*.yaml"))]
+    assert {d.appliance.dns for d in loaded} == set(catalog.DNS_MODES)
+    assert set().union(*(d.appliance.features for d in loaded)) == set(catalog.FEATURES)
+    assert any(d.aws and not d.azure and not d.appliance.cluster and d.appliance.internal_firewall
+               and d.appliance.dns == "external" for d in loaded)
+    assert any(d.aws and d.appliance.cluster and d.appliance.ipv6 and any(
+        b.security_group_ids for b in d.aws.bindings.values()) and any(
+        b.prefix_list_ids for b in d.aws.bindings.values()) for d in loaded)
+    assert any(d.azure and d.appliance.cluster and d.azure.bindings and d.azure.subnet_ids
+               for d in loaded)
+    assert any(d.aws and d.azure and not d.appliance.internal_firewall for d in loaded)
