@@ -1,7 +1,7 @@
 """`sxcloud review`: what a change to the firewall opens and closes, and why, as Markdown.
 
 openings    both clouds' firewalls in one shape (direction, protocol/port, peer, vendor rows)
-tfplan      a Terraform plan (`terraform show -json`) read into openings, before and after
+tfplan      a Terraform plan's before and after as openings (read by verify.tfjson/rules)
 attribution why each planned opening exists, and whether the files intend it
 diff        openings added, removed and changed
 findings    warnings and notes derived from the openings

@@ -7,7 +7,7 @@ has ports times addresses. Each opening carries the vendor rows (R01...) it exis
 every line of the review can say why.
 
 This module builds openings from sxcloud's own plans (the deployment files' intent);
-`tfplan` builds them from a Terraform plan.
+`tfplan` builds them from the rules `sxcloud.verify.rules` reads from a Terraform plan.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """`sxcloud verify`: evaluate Terraform JSON under each cloud's rule semantics and compare the
 flows it allows with the flows the deployment file intends.
 
-The evaluators read only the Terraform document (tfjson); the intent comes from the catalog,
-the policy and the deployment's roles (intent); the planners are never consulted, because
-their output is what is under test. Nothing here imports the CDK.
+The evaluators read only the Terraform document (tfjson), whose rule resources `rules`
+interprets per type (review reads plans through the same two modules); the intent comes
+from the catalog, the policy and the deployment's roles (intent); the planners are never
+consulted, because their output is what is under test. Nothing here imports the CDK.
 """
 
 from __future__ import annotations

@@ -1,20 +1,12 @@
 """Azure NSG semantics over Terraform resources.
 
 The NSG is the `azurerm_network_security_group` tagged `sxcloud-deployment = <name>`, the
-appliance is a member of the `azurerm_application_security_group` with the same tag. Rules
-are the `azurerm_network_security_rule` resources of that NSG and its inline `security_rule`
-blocks (state lists every rule there; a block named like a rule resource is that resource).
-Per direction, the rules are taken in priority order, then the six default rules; the first
-rule whose protocol, ports, source and destination match decides (Allow or Deny). Priorities
-outside 100-4096 and priorities used twice in a direction are findings.
-
-The NSG's `security_rule` list holds inline rules where the configuration sets it; otherwise
-the provider fills it with every rule it read from the cloud, rule resources included, and
-refreshes it only when it reads the NSG again. So, where the configuration does not set it
-(a plan whose configuration does not; state), a block named like a rule resource of the
-document, or like one the plan deletes, is that rule; any other block is a rule no Terraform
-resource manages (added outside Terraform; in state, possibly one deleted since), which is
-evaluated.
+appliance is a member of the `azurerm_application_security_group` with the same tag. Its
+rules (rule resources, and the `security_rule` blocks that no rule resource is) are read by
+`rules.nsg_rules`, which documents how the list is told apart. Per direction, the rules are
+taken in priority order, then the six default rules; the first rule whose protocol, ports,
+source and destination match decides (Allow or Deny). Priorities outside 100-4096 and
+priorities used twice in a direction are findings.
 
 Addresses: `*`; CIDRs and single addresses; the service tags `Internet` (outside
 roles.internal_network, either IP family), `VirtualNetwork` (roles.internal_network) and
@@ -39,19 +31,16 @@ from .intent import AZURE_PLATFORM_ADDRESS, BEYOND_VNET
 from .model import INVALID, OPAQUE, SELF, Decision, Finding, IPNetwork, Probe, Scope
 from .probes import appliance
 from .netindex import NetIndex
-from .tfjson import PLAN, Document, Ref, Resource, Unknown, items, refers_to
+from .rules import AZ_ASG as ASG
+from .rules import AZ_NSG as NSG
+from .rules import NsgRule, Side, nsg_rules, tagged
+from .tfjson import PLAN, Document, Ref, Resource, Unknown
 
 TAG = "sxcloud-deployment"  # how the generated NSG and ASG name their deployment (azure/plan.py)
-
-NSG = "azurerm_network_security_group"
-ASG = "azurerm_application_security_group"
-RULE = "azurerm_network_security_rule"
 
 SOURCE_PORT = 50000
 PRIORITY_MIN, PRIORITY_MAX = 100, 4096
 
-_DIRECTIONS = {"inbound": INBOUND, "outbound": OUTBOUND}
-_PROTOCOLS = {"*": "all", "tcp": "tcp", "udp": "udp"}
 # Service tags verify understands, with the legacy spellings Azure still accepts.
 _TAGS = {"internet": "Internet", "virtualnetwork": "VirtualNetwork",
          "virtual_network": "VirtualNetwork", "azureloadbalancer": "AzureLoadBalancer",
@@ -156,8 +145,7 @@ class NetworkSecurityGroup:
     # --- reading ----------------------------------------------------------------------------
 
     def _tagged(self, d: Deployment, document: Document, rtype: str, noun: str) -> Resource | None:
-        found = [r for r in document.of_type(rtype)
-                 if isinstance(r.values.get("tags"), dict) and r.values["tags"].get(TAG) == d.name]
+        found = tagged(document, rtype, TAG, d.name)
         if len(found) != 1:
             what = "no" if not found else f"{len(found)}"
             self.problems.append(Finding(INVALID, f"{document.path} holds {what} {noun} tagged "
@@ -166,109 +154,23 @@ class NetworkSecurityGroup:
         return found[0]
 
     def _collect(self, document: Document) -> list[Rule]:
-        nsg = self.nsg
-        assert nsg is not None
-        rules, names = [], set()
-        for resource in document.of_type(RULE):
-            v = resource.values
-            if isinstance(v.get("network_security_group_name"), Unknown):
-                self.problems.append(Finding(OPAQUE, f"{resource.address}: its NSG is "
-                                             f"{v['network_security_group_name']}, so verify "
-                                             "cannot tell whether it is the appliances'"))
-                continue
-            if not self._attached(v):
-                self.notes.append(f"{resource.address} belongs to another NSG "
-                                  f"({v.get('network_security_group_name')}); not evaluated")
-                continue
-            rule = self._rule(resource.address, v)
-            if rule is not None:
-                rules.append(rule)
-                names.add(rule.name)
-        # The NSG's list: inline rules where the configuration sets it, else what the provider
-        # read from the cloud, where the rule resources (also those a plan deletes) are.
-        inline = nsg.configured is not None and "security_rule" in nsg.configured
-        if not inline:
-            names |= {str(r.values.get("name")) for r in document.prior
-                      if r.type == RULE and self._attached(r.values)}
-        blocks = nsg.values.get("security_rule")
-        if isinstance(blocks, (Ref, Unknown)):
-            if inline:  # a computed list of an NSG not yet created holds nothing
-                self.problems.append(Finding(OPAQUE, f"{nsg.address}.security_rule is {blocks}, "
-                                             "so verify cannot tell which rules it holds"))
-            return rules
-        unmanaged = []
-        for index, block in enumerate(items(blocks)):
-            address = f"{nsg.address}.security_rule[{index}]"
-            if not isinstance(block, dict):
-                self.problems.append(Finding(OPAQUE, f"{address} is {block}, so verify cannot "
-                                             "tell which rule it is"))
-            elif str(block.get("name")) not in names:
-                rule = self._rule(address, block)
-                if rule is not None:
-                    rules.append(rule)
-                if not inline:
-                    unmanaged.append(address)
-        if unmanaged:
-            self.notes.append(f"{', '.join(unmanaged)}: " + (UNMANAGED if document.kind == PLAN
-                                                              else UNMATCHED))
-        return rules
-
-    def _attached(self, v: dict[str, Any]) -> bool:
-        """Whether a rule resource's values name the appliance NSG."""
         assert self.nsg is not None
-        return refers_to(v.get("network_security_group_name"), self.nsg, "name") and _same(
-            v.get("resource_group_name"), self.nsg.values.get("resource_group_name"))
+        read = nsg_rules(document, self.nsg, self.asg)
+        self.problems += read.problems
+        self.notes += read.notes
+        if read.unmanaged:
+            self.notes.append(f"{', '.join(read.unmanaged)}: " + (
+                UNMANAGED if document.kind == PLAN else UNMATCHED))
+        return [self._rule(r) for r in read.rules]
 
-    def _rule(self, address: str, v: dict[str, Any]) -> Rule | None:
-        direction = _DIRECTIONS.get(str(v.get("direction")).lower())
-        access = str(v.get("access")).lower()
-        try:
-            priority = int(v.get("priority"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            priority = None
-        if direction is None or access not in ("allow", "deny") or priority is None:
-            self.problems.append(Finding(INVALID, f"{address}: direction {v.get('direction')}, "
-                                         f"access {v.get('access')}, priority "
-                                         f"{v.get('priority')} are not all known and valid; "
-                                         "rule not evaluated"))
-            return None
-        protocol = str(v.get("protocol"))
-        return Rule(address, str(v.get("name", address)), priority, direction, access == "allow",
-                    _PROTOCOLS.get(protocol.lower(), protocol),
-                    self._ports(address, v, "destination"), self._ports(address, v, "source"),
-                    self._side(address, v, "source"), self._side(address, v, "destination"))
+    def _rule(self, r: NsgRule) -> Rule:
+        return Rule(r.address, r.name, r.priority, r.direction, r.allow, r.protocol, r.ports,
+                    r.source_ports, self._scopes("source", r.source),
+                    self._scopes("destination", r.destination))
 
-    def _ports(self, address: str, v: dict[str, Any], side: str) -> tuple[tuple[int, int], ...] | None:
-        texts = [t for t in [v.get(f"{side}_port_range"), *items(v.get(f"{side}_port_ranges"))]
-                 if t not in (None, "")]
-        if not texts or "*" in texts:
-            return None
-        out = []
-        for text in texts:
-            if isinstance(text, (Ref, Unknown)):
-                self.problems.append(Finding(OPAQUE, f"{address}: {side} port range {text} is "
-                                             "not known in this document, so verify cannot tell "
-                                             "which ports the rule covers"))
-                continue
-            try:
-                low, _, high = str(text).partition("-")
-                out.append((int(low), int(high or low)))
-            except ValueError:
-                self.problems.append(Finding(INVALID, f"{address}: {side} port range {text!r} "
-                                             "is not a port or a range"))
-        return tuple(out)
-
-    def _side(self, address: str, v: dict[str, Any], side: str) -> tuple[Scope, ...]:
-        prefixes = [p for p in [v.get(f"{side}_address_prefix"),
-                                *items(v.get(f"{side}_address_prefixes"))] if p not in (None, "")]
-        asgs = [a for a in items(v.get(f"{side}_application_security_group_ids")) if a]
-        if prefixes and asgs:
-            self.problems.append(Finding(INVALID, f"{address}: {side} mixes address prefixes and "
-                                         "application security groups, which Azure refuses"))
-        if not prefixes and not asgs:
-            self.problems.append(Finding(INVALID, f"{address}: no {side} address"))
+    def _scopes(self, side: str, addresses: Side) -> tuple[Scope, ...]:
         out: list[Scope] = []
-        for prefix in prefixes:
+        for prefix in addresses.prefixes:
             text = str(prefix)
             if isinstance(prefix, (Ref, Unknown)):
                 out.append(("unknown", f"{side} address {prefix} is not known in this document"))
@@ -283,8 +185,8 @@ class NetworkSecurityGroup:
                     out.append(("opaque", f"{side} {prefix} is neither an address nor a service "
                                           "tag verify knows (Internet, VirtualNetwork, "
                                           "AzureLoadBalancer)"))
-        for asg in asgs:
-            if self.asg is not None and refers_to(asg, self.asg, "id"):
+        for asg in addresses.asgs:
+            if asg == SELF:
                 out.append(("member", SELF))
             elif isinstance(asg, str) and asg.lower() in self._bound:
                 out.append(("member", asg.lower()))
@@ -384,9 +286,3 @@ class NetworkSecurityGroup:
         assert all(decided), "the default DenyAll rules match everything"
         return decided  # type: ignore[return-value]
 
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal resource group names, or not both known (a reference, or not yet known)."""
-    if isinstance(a, str) and isinstance(b, str):
-        return a.lower() == b.lower()
-    return True

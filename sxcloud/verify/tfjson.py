@@ -13,6 +13,10 @@ so it may be a `Ref` or an `Unknown` instead of a list; evaluators read lists th
 `items`. A resource also says which attributes its configuration sets (`configured`), and a
 plan keeps each resource as it was before the plan (`prior`), so that evaluators can tell a
 rule list the configuration writes from one the provider reads back from the cloud.
+
+A plan read with `side=BEFORE` is the other side of the same plan: its resources are each
+change's `before` (the refreshed state the plan starts from), so that review reads both
+sides with the same rule semantics (`rules`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from ..errors import InputError
 CDKTF = "cdk.tf.json"
 PLAN = "plan"
 STATE = "state"
+
+AFTER = "after"  # a plan's planned values: what apply makes
+BEFORE = "before"  # a plan's prior state: what the cloud holds now
 
 
 @dataclass(frozen=True)
@@ -100,21 +107,26 @@ def refers_to(value: Any, resource: Resource, attribute: str) -> bool:
     return value.lower() == known.lower()  # ARM ids are case-insensitive; AWS ids lower-case
 
 
+def load_json(path: Path, key: str = "", hint: str = "") -> Any:
+    """A JSON file's data; bad input names the file (and the option `key` that gave it)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError.one(path, key, "no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError.one(path, key, f"cannot be read: {error}") from None
+    except json.JSONDecodeError as error:
+        raise InputError.one(path, "", f"is not JSON: {error}{hint}") from None
+
+
 def read(path: Path, expect: str | None = None) -> Document:
     """Read a Terraform JSON file; `expect` (PLAN or STATE) is what the user said it is."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError.one(path, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError.one(path, "", f"cannot be read: {error}") from None
-    except json.JSONDecodeError as error:
-        raise InputError.one(path, "", f"is not JSON: {error}") from None
-    return parse(data, str(path), expect)
+    return parse(load_json(path), str(path), expect)
 
 
-def parse(data: Any, path: str, expect: str | None = None) -> Document:
-    """Turn a parsed Terraform JSON document into a Document (kind detected from its keys)."""
+def parse(data: Any, path: str, expect: str | None = None, side: str = AFTER) -> Document:
+    """Turn a parsed Terraform JSON document into a Document (kind detected from its keys);
+    of a plan, its planned values, or with `side=BEFORE` its prior state."""
     if not isinstance(data, dict):
         raise InputError.one(path, "", "is not a Terraform JSON document (not an object)")
     kind = kind_of(data)
@@ -123,11 +135,14 @@ def parse(data: Any, path: str, expect: str | None = None) -> Document:
                              "the JSON of a plan or state ('terraform show -json')")
     if expect and kind != expect:
         raise InputError.one(path, "", f"is the JSON of a {_NOUNS[kind]}, not of a {_NOUNS[expect]}")
-    reader = {CDKTF: _cdktf, PLAN: _plan, STATE: _state}[kind]
-    document = Document(path, kind, list(reader(data, path)))
-    if kind == PLAN:
-        document.prior = list(_prior(data, path))
-    return document
+    if kind != PLAN:
+        return Document(path, kind, list((_cdktf if kind == CDKTF else _state)(data, path)))
+    expressions = {r["address"]: r.get("expressions") or {} for r in _config_resources(
+        (data.get("configuration") or {}).get("root_module") or {})}
+    prior = list(_prior(data, path, expressions))
+    if side == BEFORE:
+        return Document(path, kind, prior)
+    return Document(path, kind, list(_plan(data, path, expressions)), prior)
 
 
 _NOUNS = {CDKTF: "synthesized configuration (cdk.tf.json)",
@@ -205,14 +220,13 @@ def _state(data: dict[str, Any], path: str) -> Iterator[Resource]:
 
 # --- plan -----------------------------------------------------------------------------------
 
-def _plan(data: dict[str, Any], path: str) -> Iterator[Resource]:
+def _plan(data: dict[str, Any], path: str,
+          expressions: dict[str, dict[str, Any]]) -> Iterator[Resource]:
     """Planned values; what is unknown until apply is taken from the configuration's
     expressions (the references Terraform recorded), so that `security_group_id` of a new
     rule still says which group it belongs to."""
     unknown = {c["address"]: (c.get("change") or {}).get("after_unknown") or {}
                for c in data.get("resource_changes", []) or [] if "address" in c}
-    expressions = {r["address"]: r.get("expressions") or {}
-                   for r in _config_resources((data.get("configuration") or {}).get("root_module") or {})}
     root = (data.get("planned_values") or {}).get("root_module") or {}
     for raw in _module_resources(root):
         address = raw.get("address", "")
@@ -226,15 +240,25 @@ def _plan(data: dict[str, Any], path: str) -> Iterator[Resource]:
         yield _resource(raw, values, path, None if configured is None else frozenset(configured))
 
 
-def _prior(data: dict[str, Any], path: str) -> Iterator[Resource]:
+def _prior(data: dict[str, Any], path: str,
+           expressions: dict[str, dict[str, Any]]) -> Iterator[Resource]:
     """Each managed resource as the plan found it (refreshed, unless planned with
     -refresh=false): the `before` of its change."""
-    for change in data.get("resource_changes", []) or []:
-        if not isinstance(change, dict) or change.get("mode", "managed") != "managed":
-            continue
-        before = (change.get("change") or {}).get("before")
-        if isinstance(before, dict):
-            yield _resource(change, dict(before), path)
+    changes = data.get("resource_changes", []) or []
+    if not isinstance(changes, list):
+        raise InputError.one(path, "resource_changes", "must be a list")
+    for index, change in enumerate(changes):
+        if not isinstance(change, dict) or not isinstance(change.get("change"), dict):
+            raise InputError.one(path, f"resource_changes[{index}]",
+                                 "must be an object with a 'change'")
+        before = change["change"].get("before")
+        if before is not None and not isinstance(before, dict):
+            raise InputError.one(path, f"resource_changes[{index}].change.before",
+                                 "must be an object or null")
+        if before is not None and change.get("mode", "managed") == "managed":
+            configured = expressions.get(change.get("address", ""))
+            yield _resource(change, dict(before), path,
+                            None if configured is None else frozenset(configured))
 
 
 def _config_resources(module: dict[str, Any], prefix: str = "") -> Iterator[dict[str, Any]]:
