@@ -25,14 +25,13 @@ from ..verify.tfjson import PLAN
 
 PASSED = "passed"
 FAILED = "failed"
-NOT_RUN = "not run"
 
 PLANNED = "planned resources"  # what was verified when no synth folder or plan was given
 
 
 @dataclass(frozen=True)
 class VerifyResult:
-    status: str  # PASSED, FAILED or NOT_RUN
+    status: str  # PASSED or FAILED
     detail: str = ""  # the counts of a failure, or what was verified
     findings: tuple[str, ...] = ()  # verify's messages, when it failed
 
