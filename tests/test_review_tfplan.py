@@ -1,6 +1,6 @@
 """`sxcloud review --plan`: reading Terraform plans of both clouds, and what they contradict.
 
-Plans here are written by tests/plan_json.py from the session's synthesized stacks (there
+Plans here are written by tests/tfshow.py from the session's synthesized stacks (there
 is no azurerm provider to plan with); test_review_plan_e2e reads a real AWS plan.
 """
 
@@ -19,8 +19,7 @@ from sxcloud.review import build, tfplan
 from sxcloud.review.openings import UNINTENDED
 
 from conftest import EXAMPLES, Synthesized
-from plan_json import applied, create_plan, refresh_planned_values
-from tfshow import aws_group_lists
+from tfshow import applied, aws_group_lists, plan_document, refresh_planned_values
 
 STACKS = [(path, cloud) for path in EXAMPLES for cloud in ("aws", "azure")
           if cloud in load(path).targets]
@@ -39,7 +38,7 @@ def _review(path: Path, plan: dict[str, Any], tmp_path: Path) -> build.StackRevi
 
 
 def _plan(synthesized: Synthesized, path: Path, cloud: str) -> dict[str, Any]:
-    return create_plan(synthesized.stack(_stack_name(path, cloud)))
+    return plan_document(synthesized.stack(_stack_name(path, cloud)))
 
 
 @pytest.mark.parametrize("path,cloud", STACKS, ids=lambda v: getattr(v, "name", v))

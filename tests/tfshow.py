@@ -27,24 +27,43 @@ def _resources(cdktf: dict[str, Any]):
             yield rtype, name, {k: v for k, v in body.items() if k != "//"}
 
 
-def _unknown(value: Any) -> Any:
-    """after_unknown for a value: True for a reference, nested for lists and maps. A list of
-    values with a reference in it is unknown as a whole (True, not [True]): the aws and
-    azurerm providers (plugin SDK) plan a list or set with an unknown element as unknown, as
-    the real plan in test_verify_terraform shows."""
+def _known(value: str, bodies: dict[str, dict[str, Any]]) -> Any:
+    """What a reference resolves to at plan time: a literal the referenced resource sets in
+    its configuration (an NSG's name) is known; a computed attribute (an id) is not (None)."""
+    m = TOKEN.match(value)
+    literal = bodies.get(m[1], {}).get(m[2]) if m else None
+    return literal if isinstance(literal, str) and not TOKEN.match(literal) else None
+
+
+def _unknown(value: Any, bodies: dict[str, dict[str, Any]]) -> Any:
+    """after_unknown for a value: True for a reference to a computed attribute, nested for
+    lists and maps. A list of values with such a reference in it is unknown as a whole (True,
+    not [True]): the aws and azurerm providers (plugin SDK) plan a list or set with an unknown
+    element as unknown, as the real plan in test_verify_terraform shows."""
     if isinstance(value, str):
-        return True if TOKEN.match(value) else None
+        return True if TOKEN.match(value) and _known(value, bodies) is None else None
     if isinstance(value, list):
-        flags = [_unknown(v) for v in value]
+        flags = [_unknown(v, bodies) for v in value]
         if not any(flags):
             return None
         if not any(isinstance(v, (list, dict)) for v in value):
             return True
         return [f if f is not None else False for f in flags]
     if isinstance(value, dict):
-        flags = {k: _unknown(v) for k, v in value.items()}
+        flags = {k: _unknown(v, bodies) for k, v in value.items()}
         return {k: f for k, f in flags.items() if f} or None
     return None
+
+
+def _resolved(value: Any, bodies: dict[str, dict[str, Any]]) -> Any:
+    """A value with its plan-time-known references replaced by what they resolve to."""
+    if isinstance(value, str):
+        return _known(value, bodies) or value
+    if isinstance(value, list):
+        return [_resolved(v, bodies) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolved(v, bodies) for k, v in value.items()}
+    return value
 
 
 def _references(value: Any) -> list[str]:
@@ -62,7 +81,8 @@ def plan_document(cdktf: dict[str, Any], *, hcl: bool = False) -> dict[str, Any]
     """The JSON of a plan that creates every resource of a synthesized stack.
 
     hcl: write expressions as HCL configuration does (`references` only, no template)."""
-    planned, changes, config = [], [], []
+    bodies = {f"{t}.{n}": b for t, n, b in _resources(cdktf)}
+    changes, config = [], []
     for rtype, name, body in _resources(cdktf):
         address = f"{rtype}.{name}"
         provider = PROVIDERS[rtype.split("_", 1)[0]]
@@ -70,20 +90,17 @@ def plan_document(cdktf: dict[str, Any], *, hcl: bool = False) -> dict[str, Any]
         after_unknown: dict[str, Any] = {"id": True}
         expressions = {}
         for key, value in body.items():
-            flag = _unknown(value)
+            flag = _unknown(value, bodies)
             if flag is True:
                 after_unknown[key] = True
             elif isinstance(value, list) and flag is not None:
                 after_unknown[key] = flag
-                after[key] = [None if f else v for v, f in zip(value, flag)]
+                after[key] = [None if f else v for v, f in zip(_resolved(value, bodies), flag)]
             else:
-                after[key] = value
+                after[key] = _resolved(value, bodies)
             refs = _references(value)
             expressions[key] = ({"references": refs} if hcl and refs else
                                 {"constant_value": value, **({"references": refs} if refs else {})})
-        planned.append({"address": address, "mode": "managed", "type": rtype, "name": name,
-                        "provider_name": provider, "schema_version": 0, "values": after,
-                        "sensitive_values": {}})
         changes.append({"address": address, "mode": "managed", "type": rtype, "name": name,
                         "provider_name": provider,
                         "change": {"actions": ["create"], "before": None, "after": after,
@@ -92,11 +109,45 @@ def plan_document(cdktf: dict[str, Any], *, hcl: bool = False) -> dict[str, Any]
         config.append({"address": address, "mode": "managed", "type": rtype, "name": name,
                        "provider_config_key": rtype.split("_", 1)[0], "expressions": expressions,
                        "schema_version": 0})
-    return {"format_version": "1.2", "terraform_version": "1.15.5",
-            "planned_values": {"root_module": {"resources": planned}},
-            "resource_changes": changes,
-            "configuration": {"root_module": {"resources": config}},
-            "applyable": True, "complete": True, "errored": False}
+    return refresh_planned_values({
+        "format_version": "1.2", "terraform_version": "1.15.5",
+        "resource_changes": changes,
+        "configuration": {"root_module": {"resources": config}},
+        "applyable": True, "complete": True, "errored": False})
+
+
+def refresh_planned_values(plan: dict[str, Any]) -> dict[str, Any]:
+    """`planned_values` from `resource_changes`: every resource that exists after apply, with
+    its known values (Terraform writes both from one plan; call this after editing changes)."""
+    plan["planned_values"] = {"root_module": {"resources": [
+        {"address": c["address"], "mode": "managed", "type": c["type"], "name": c["name"],
+         "provider_name": PROVIDERS[c["type"].split("_", 1)[0]], "schema_version": 0,
+         "values": copy.deepcopy(c["change"]["after"]), "sensitive_values": {}}
+        for c in plan["resource_changes"] if c["change"]["after"] is not None]}}
+    return plan
+
+
+def applied(plan: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
+    """The same plan once applied and planned again unchanged: every resource `no-op`, with
+    the given ids (address -> id) filled in wherever they were unknown."""
+    out = copy.deepcopy(plan)
+    config = {r["address"]: r["expressions"] for r in out["configuration"]["root_module"]["resources"]}
+    ids = {c["address"]: ids.get(c["address"], f"id-{c['name']}") for c in out["resource_changes"]}
+    ids.update({f"{address}.id": value for address, value in ids.items()})
+    for change in out["resource_changes"]:
+        c = change["change"]
+        values = dict(c["after"])
+        values["id"] = ids[change["address"]]
+        for key in c["after_unknown"]:
+            if key == "id":
+                continue
+            expression = config[change["address"]].get(key, {})
+            targets = [ids[r] for r in expression.get("references", [])
+                       if r.endswith(".id") and r in ids]
+            listed = isinstance(expression.get("constant_value"), list)
+            values[key] = targets if listed else (targets[0] if targets else None)
+        c.update(actions=["no-op"], before=values, after=copy.deepcopy(values), after_unknown={})
+    return refresh_planned_values(out)
 
 
 def azure_ids(subscription: str = "00000000-0000-0000-0000-000000000000") -> Callable[[str, str, dict[str, Any]], dict[str, Any]]:
