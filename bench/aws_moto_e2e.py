@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import aws_sites  # noqa: E402
 import moto_server  # noqa: E402
+import terraform  # noqa: E402
 import terraform_live  # noqa: E402
 from conftest import EXAMPLES, deployment  # noqa: E402
 from sxcloud.app import plan_all, synth  # noqa: E402
@@ -47,7 +48,7 @@ def once(times: dict[tuple[str, str], list[float]]) -> None:
             work = tmp / "apply" / d.name
             shutil.copytree(tmp / "out" / "stacks" / f"{d.name}-aws", work)
             started = time.monotonic()
-            tf = terraform_live.init(work)
+            tf = terraform.init(work, backend=True)
             times[(d.name, "init")].append(time.monotonic() - started)
             started = time.monotonic()
             terraform_live.apply(tf)

@@ -17,6 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers (terraform.py)
 
+from moto_server import aws_environment, moto_server  # noqa: E402,F401  (session fixtures)
 from sxcloud import catalog, config  # noqa: E402
 from sxcloud.app import plan_all, synth  # noqa: E402
 

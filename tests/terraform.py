@@ -26,9 +26,10 @@ def mirror() -> Path:
     return path
 
 
-def init(stack_dir: Path) -> TerraformCommand:
-    """`terraform init` in a stack folder, backend disabled, providers from the mirror."""
+def init(stack_dir: Path, *, backend: bool = False) -> TerraformCommand:
+    """`terraform init` in a stack folder, providers from the mirror; with backend=True the
+    stack's own backend is set up (state then lives where the stack says), else it is off."""
     tf = TerraformCommand(str(stack_dir))
-    result = tf.init(plugin_dirs=[str(mirror())], backend=False)
+    result = tf.init(plugin_dirs=[str(mirror())], backend=None if backend else False)
     assert result.retcode == 0, f"terraform init failed in {stack_dir}:\n{result.error}"
     return tf

