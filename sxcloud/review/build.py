@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..app import Planned, plan_all
+from ..azure.limits import RULES_MAX
 from ..config import Deployment, builtin_example
 from ..errors import InputError
 from . import attribution, findings, tfplan
 from .diff import Change, compare
-from .openings import AZURE_RULE_LIMIT, Firewall, QuotaUse, aws_quota, intended
+from .openings import Firewall, QuotaUse, aws_quota, intended
 from .verification import VerifyResult, results
 
 
@@ -116,7 +117,7 @@ def _firewall(ps: tfplan.PlannedStack, state: tfplan.State, stack: str, name: st
     if ps.cloud == "aws":
         quota = aws_quota(state.counted, aws_limit)
     else:
-        quota = (QuotaUse("rules", state.rule_count, AZURE_RULE_LIMIT),)
+        quota = (QuotaUse("rules", state.rule_count, RULES_MAX),)
     label = intent.label if intent else f"{ps.cloud} firewall of {name}"
     return Firewall(stack, ps.cloud, name, label, openings, state.rule_count, quota,
                     tuple(state.guards), tuple(state.notes))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from .. import catalog
 from ..app import Planned
 from ..aws import plan as aws_plan
+from ..azure import limits
 from ..azure import plan as azure_plan
 from ..policy import INBOUND, OUTBOUND
 
@@ -35,8 +36,6 @@ ASG = "asg"
 SELF = "self"  # the appliances' own group (AWS security group, Azure ASG)
 
 ALL_PROTOCOLS = "all"
-
-AZURE_RULE_LIMIT = 1000
 
 _ROW_ORDER = {row.id: index for index, row in enumerate(catalog.ROWS)}
 
@@ -238,7 +237,7 @@ def from_nsg_plan(name: str, plan: azure_plan.NsgPlan) -> Firewall:
     return Firewall(f"{name}-azure", "azure", name,
                     f"network security group {plan.nsg_name} (appliances: ASG {plan.asg_name})",
                     merged, len(plan.rules),
-                    (QuotaUse("rules", len(plan.rules), AZURE_RULE_LIMIT),), tuple(guards))
+                    (QuotaUse("rules", len(plan.rules), limits.RULES_MAX),), tuple(guards))
 
 
 def intended(planned: Planned) -> list[Firewall]:
