@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import escape
+
 
 class InputError(Exception):
     """Bad input: the command exits with status 2 and writes nothing.
@@ -20,5 +22,6 @@ class InputError(Exception):
         return cls([(path, key, message)])
 
     def lines(self) -> list[str]:
-        return [f"{path}: {key}: {message}" if key else f"{path}: {message}"
+        """One terminal-safe line per problem (a path or key from input may hold anything)."""
+        return [escape.terminal(f"{path}: {key}: {message}" if key else f"{path}: {message}")
                 for path, key, message in self.problems]
