@@ -145,9 +145,9 @@ def parse(data: Any, path: Path) -> Deployment:
     roles = _roles({role: entries for role, entries in given_roles.items()
                     if isinstance(entries, list)} if isinstance(given_roles, dict) else {},
                    path, problems)
+    _endpoint_problems(data, path, problems)
     if problems:
         raise InputError(problems)
-    _endpoint_problems(data, path, problems)
     data = _with_defaults(data, schema())
     appliance = _appliance(data["appliance"])
     aws = _aws(data["aws"]) if "aws" in data else None
@@ -204,7 +204,8 @@ def _explain(error: Any) -> list[tuple[str, str]]:
         for extra in sorted(set(value) - set(known), key=str):  # keys of any type, from parse()
             hint = difflib.get_close_matches(str(extra), known, n=1)
             tip = f"; did you mean '{hint[0]}'?" if hint else (
-                f"; known keys: {', '.join(known)}" if known else "")
+                f"; known keys: {', '.join(known)}" if 0 < len(known) <= 10 else
+                "; `sxcloud schema` lists the known keys" if known else "")
             out.append((key_name([*where, extra]), f"unknown key{tip}"))
         if out:
             return out
@@ -307,11 +308,14 @@ def _roles(section: dict[str, Any], path: Path, problems: Problems) -> dict[str,
     one_role_too_wide = False
     for role, entries in section.items():
         networks: dict[IPNetwork, None] = {}  # ordered, and O(1) lookups for long lists
+        valid: list[IPNetwork] = []  # with the ranges refused as too wide, for the total
         for index, entry in enumerate(entries):
             key = f"roles.{role}[{index}]"
             network = validation.network(entry, path, key, problems)
             if network is None:
                 continue
+            if network.prefixlen:  # /0 says it alone; the total would repeat it
+                valid.append(network)
             wide = validation.too_wide(network)
             if network in networks:
                 problems.append((path, key, f"{network} is listed twice"))
@@ -321,11 +325,11 @@ def _roles(section: dict[str, Any], path: Path, problems: Problems) -> dict[str,
                 networks[network] = None
         roles[role] = tuple(networks)
         # Narrow ranges can still add up to the Internet ([0.0.0.0/1, 128.0.0.0/1] did).
-        wide = validation.coverage_problems(networks, "its ranges")
+        wide = validation.coverage_problems(valid, "its ranges")
         problems.extend((path, f"roles.{role}", message) for message in wide)
         one_role_too_wide = one_role_too_wide or bool(wide)
     if not one_role_too_wide:  # else that role's problem says it already
-        everything = [net for nets in roles.values() for net in nets]
+        everything = [net for nets in roles.values() for net in nets]  # all within limits
         problems.extend((path, "roles", message) for message in
                         validation.coverage_problems(everything, "the roles' ranges"))
     return roles
@@ -359,19 +363,19 @@ def _azure(section: dict[str, Any]) -> AzureTarget:
                        _backend(section.get("backend")))
 
 
-def _endpoint_problems(data: dict[str, Any], path: Path, problems: Problems) -> None:
+def _endpoint_problems(data: Any, path: Path, problems: Problems) -> None:
     """Endpoint URLs, parsed: aws.endpoints and an s3 backend's endpoints (both reach the
-    AWS SDK, and the provider's reach cdk.tf.json)."""
-    aws = data.get("aws", {})
-    places = [("aws.endpoints", aws.get("endpoints", {}))]
-    for cloud in ("aws", "azure"):
-        s3 = data.get(cloud, {}).get("backend", {}).get("s3", {})
-        places.append((f"{cloud}.backend.s3.endpoints", s3.get("endpoints", {})))
-    for where, endpoints in places:
-        for service, url in endpoints.items():
-            problem = validation.endpoint_problem(url)
+    AWS SDK, and cdk.tf.json). Run beside the schema, so only where the types are right."""
+    places = [("aws", "endpoints")] + [(cloud, "backend", "s3", "endpoints")
+                                       for cloud in ("aws", "azure")]
+    for place in places:
+        node = data
+        for part in place:
+            node = node.get(part) if isinstance(node, dict) else None
+        for service, url in (node or {}).items() if isinstance(node, dict) else ():
+            problem = validation.endpoint_problem(url) if isinstance(url, str) else None
             if problem:
-                problems.append((path, f"{where}.{service}", problem))
+                problems.append((path, key_name([*place, service]), problem))
 
 
 # --- cross-key rules ------------------------------------------------------------------------

@@ -160,12 +160,11 @@ def endpoint_problem(url: str) -> str | None:
     if not _PRINTABLE.fullmatch(url):  # urlsplit would silently drop tabs and line breaks
         return f"{shown} holds spaces or characters outside printable ASCII"
     try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 -- urllib checks the port only when asked
+        parts = urllib.parse.urlsplit(url)  # the port is checked below, with a clearer message
     except ValueError:
         return f"{shown} is not a URL"
     if parts.scheme not in ("http", "https") or not url.startswith(f"{parts.scheme}://"):
-        return f"{shown} must start with http:// or https://"
+        return f"{shown} is not an http:// or https:// URL"
     if "@" in parts.netloc:
         return f"{shown} holds a user name or password; give credentials in the environment"
     if "?" in url or "#" in url:
