@@ -213,7 +213,7 @@ def test_schema_patterns_are_full_matches():
 
 def test_cidrs_with_ipv6_scope_ids_are_refused(tmp_path):
     """Item 1: ipaddress accepts `fe80::%${file(...)}/64` and keeps the scope id in str()."""
-    for entry in (f"fe80::%{INJECTION}/64", "fe80::%eth0/64", "fe80::1%1/128"):
+    for entry in ('fe80::%${file("hostname")}/64', "fe80::%eth0/64", "fe80::1%1/128"):
         key, message = one(refused(tmp_path, edited(roles__admin_pc=[entry])))
         assert key == "roles.admin_pc[0]" and "scope id" in message
 
