@@ -47,29 +47,34 @@ def data_problems(data: Any, path: Path) -> Problems:
     stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
     while stack:
         value, where = stack.pop()
-        key = key_name(where)
         if isinstance(value, (dict, list)) and len(where) >= MAX_DEPTH:
-            problems.append((path, key, f"nests deeper than {MAX_DEPTH} levels"))
+            problems.append((path, key_name(where), f"nests deeper than {MAX_DEPTH} levels"))
         elif isinstance(value, dict):
             for name, item in reversed(list(value.items())):
                 if not isinstance(name, str):
-                    problems.append((path, key, f"key {excerpt(name)} is not text"))
-                elif control_characters(name):
-                    problems.append((path, key, f"a key holds control or format characters "
-                                     f"({', '.join(control_characters(name))})"))
+                    problems.append((path, key_name(where), f"key {excerpt(name)} is not text"))
+                elif _unsafe(name):
+                    problems.append((path, key_name(where), "a key holds control or format "
+                                     f"characters ({', '.join(control_characters(name))})"))
                 else:
                     stack.append((item, (*where, name)))
         elif isinstance(value, list):
             stack.extend((item, (*where, i)) for i, item in reversed(list(enumerate(value))))
         elif isinstance(value, str):
-            if control_characters(value):
-                problems.append((path, key, f"holds control or format characters "
+            if _unsafe(value):
+                problems.append((path, key_name(where), "holds control or format characters "
                                  f"({', '.join(control_characters(value))}); none is valid in "
                                  "a deployment file"))
         elif not (value is None or isinstance(value, (bool, int))):
-            problems.append((path, key, f"is a {type(value).__name__}; a deployment file holds "
-                             "only text, whole numbers, true/false, lists and mappings"))
+            problems.append((path, key_name(where), f"is a {type(value).__name__}; a deployment "
+                             "file holds only text, whole numbers, true/false, lists and mappings"))
     return problems
+
+
+def _unsafe(text: str) -> bool:
+    # isprintable() is False for every character escape.terminal escapes (and for a few it
+    # does not, such as private-use ones); it is the fast path for the common, clean case.
+    return not text.isprintable() and bool(control_characters(text))
 
 
 # --- CIDRs and roles ------------------------------------------------------------------------
@@ -135,7 +140,7 @@ def coverage_problems(networks: Iterable[IPNetwork], subject: str) -> list[str]:
         nets = [n for n in networks if n.version == version]
         if not nets:
             continue
-        covered = sum(n.num_addresses for n in ipaddress.collapse_addresses(nets))  # type: ignore[arg-type]
+        covered = _union_size(nets)
         whole = 2 ** (32 if version == 4 else 128)
         if covered == whole:
             out.append(f"together {subject} are the whole {family} Internet; a role must "
@@ -144,6 +149,17 @@ def coverage_problems(networks: Iterable[IPNetwork], subject: str) -> list[str]:
             out.append(f"together {subject} cover half or more of the {family} address "
                        "space; a role must name its own hosts or networks")
     return out
+
+
+def _union_size(networks: list[IPNetwork]) -> int:
+    """How many addresses the networks cover together (sorted intervals, merged: ipaddress's
+    collapse_addresses takes seconds for the 20,000 ranges a large file may hold)."""
+    total, end = 0, -1
+    for first, last in sorted((int(n.network_address), int(n.broadcast_address)) for n in networks):
+        if last > end:
+            total += last - max(first, end + 1) + 1
+            end = last
+    return total
 
 
 # --- aws.endpoints --------------------------------------------------------------------------

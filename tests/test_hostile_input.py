@@ -102,7 +102,9 @@ def test_deep_nesting_is_refused_without_recursion_error(tmp_path):
                      "path: x", "path: " + "[" * 200 + "]" * 200),
                  "[" * 100_000 + "]" * 100_000):
         key, message = one(refused(tmp_path, text))
-        assert "column" in key and f"deeper than {yamlfile.MAX_DEPTH} levels" in message
+        # libyaml, when PyYAML has it, stops at its own limit (1,000) before sxcloud's (20)
+        assert "column" in key and ("deeper than 20 levels" in message
+                                    or "maximum nesting depth" in message), message
     nested: list = []
     for _ in range(1000):  # the same through parse(), for data that is not from YAML
         nested = [nested]
