@@ -209,16 +209,9 @@ def _explain(error: Any) -> list[tuple[str, str]]:
             out.append((key_name([*where, extra]), f"unknown key{tip}"))
         if out:
             return out
-        if "type" in schema_.get("additionalProperties", {}):
-            bad = [k for k, v in value.items() if not isinstance(v, dict)]
-            return [(key_name([*where, k]), "must be a mapping of settings") for k in bad]
     if kind == "required":
         missing = error.message.split("'")[1]
         return [(key_name([*where, missing]), "is required")]
-    if kind == "propertyNames":
-        allowed = schema_["propertyNames"].get("enum")
-        what = f"one of {', '.join(allowed)}" if allowed else "lower-case letters and digits"
-        return [(key, f"'{excerpt(error.instance)}' is not a valid key here; use {what}")]
     if kind == "enum":
         return [(key, f"'{excerpt(value)}' is not one of: {', '.join(map(str, error.validator_value))}")]
     if kind == "const":
