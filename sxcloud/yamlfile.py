@@ -108,7 +108,7 @@ def parse(text: str, path: Path) -> Any:
 
 def _check_size(size: int, path: Path) -> None:
     if size > MAX_BYTES:
-        raise InputError.one(path, "", f"is larger than {MAX_BYTES // 1024} KiB; a deployment "
+        raise InputError.one(path, "", f"is larger than {MAX_BYTES >> 20} MiB; a deployment "
                              "file is a few kilobytes")
 
 

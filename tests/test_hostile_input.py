@@ -92,7 +92,7 @@ def test_file_size_is_bounded(tmp_path):
     """A deployment file is read only up to 1 MiB; a larger one is refused unparsed."""
     text = good_yaml() + ("# padding\n" * (yamlfile.MAX_BYTES // 10 + 1))
     key, message = one(refused(tmp_path, text))
-    assert key == "" and "larger than 1024 KiB" in message
+    assert key == "" and "larger than 1 MiB" in message
 
 
 def test_deep_nesting_is_refused_without_recursion_error(tmp_path):
