@@ -15,7 +15,7 @@ import pytest
 
 from sxcloud.config import load
 from sxcloud.errors import InputError
-from sxcloud.review import build, tfplan
+from sxcloud.review import build, markdown, mermaid, tfplan
 from sxcloud.review.openings import UNINTENDED
 
 from conftest import EXAMPLES, Synthesized
@@ -269,3 +269,29 @@ def test_a_plan_of_another_deployment_is_refused(synthesized: Synthesized,
     plan_file.write_text(json.dumps(refresh_planned_values(_plan(synthesized, AZURE, "azure"))))
     with pytest.raises(InputError, match="deployment 'mail-azure-cluster'"):
         build.from_plans([load(AWS)], [plan_file])
+
+
+def _aws_rule(plan: dict[str, Any], name: str, **after: Any) -> None:
+    """A copy of the R04 rule resource under another name, with `after` changed."""
+    rule = copy.deepcopy(next(c for c in plan["resource_changes"] if c["name"].startswith("R04")))
+    config = copy.deepcopy(next(r for r in plan["configuration"]["root_module"]["resources"]
+                                if r["address"] == rule["address"]))
+    rule["address"] = config["address"] = f"{rule['type']}.{name}"
+    rule["name"] = config["name"] = name
+    rule["change"]["after"].update(after)
+    plan["resource_changes"].append(rule)
+    plan["configuration"]["root_module"]["resources"].append(config)
+
+
+def test_every_tcp_port_from_the_internet_is_flagged_not_a_crash(
+        synthesized: Synthesized, tmp_path: Path) -> None:
+    """Issue 9: `review --plan` crashed sorting 'TCP all ports' among single ports."""
+    plan = _plan(synthesized, AWS, "aws")
+    _aws_rule(plan, "wide_open", from_port=0, to_port=65535, ip_protocol="tcp",
+              cidr_ipv4="0.0.0.0/0", description="temporary")
+    stack = _review(AWS, plan, tmp_path)
+    assert any("inbound TCP all ports from 0.0.0.0/0" in f for f in stack.findings)
+    assert any("Wider than the vendor table: inbound TCP all ports" in w for w in stack.warnings)
+    assert stack.verify is not None and stack.verify.failed  # verify reads the same plan
+    assert "TCP all ports" in mermaid.flowchart(stack.head, stack.change)
+    assert "TCP all ports" in "\n".join(markdown.stack_section(stack, None, True))
