@@ -270,3 +270,26 @@ def test_review_starts_no_cdk_and_no_node() -> None:
                           text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "flowchart LR" in done.stdout
+
+
+def test_the_review_modules_import_each_other_without_a_cycle() -> None:
+    """Each module of sxcloud.review imports only modules below it (no `import` inside a
+    function to dodge a cycle)."""
+    import ast
+
+    folder = ROOT / "sxcloud" / "review"
+    graph: dict[str, set[str]] = {}
+    for path in folder.glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names |= {node.module} if node.module else {a.name for a in node.names}
+        graph[path.stem] = {n for n in names if (folder / f"{n}.py").exists()}
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        assert name not in trail, " -> ".join((*trail, name))
+        for child in graph[name]:
+            visit(child, (*trail, name))
+
+    for name in graph:
+        visit(name, ())

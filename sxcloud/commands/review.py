@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..review import build, data, markdown, sources
+    from ..review.paths import display_path
 
     paths = resolve(args.files)
     head = load_all(paths)
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                                   args.synth_dir)
     elif args.base:
         review = build.from_files(head, load(args.base), " ".join(
-            build.display_path(p) for p in args.base), synth_dir=args.synth_dir)
+            display_path(p) for p in args.base), synth_dir=args.synth_dir)
     else:
         review = build.from_files(head, synth_dir=args.synth_dir)
     if args.json:

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from ..app import Planned, plan_all
 from ..azure.limits import RULES_MAX
-from ..config import Deployment, builtin_example
+from ..config import Deployment
 from ..errors import InputError
 from . import attribution, findings, tfplan
 from .diff import Change, compare
 from .openings import Firewall, QuotaUse, aws_quota, intended
+from .paths import display_path
 from .verification import VerifyResult, results
 
 
@@ -48,19 +49,6 @@ class Review:
         """1 when the plan contradicts the files or verify failed; 0 otherwise."""
         bad = any(s.findings or (s.verify and s.verify.failed) for s in self.stacks)
         return 1 if bad else 0
-
-
-def display_path(path: Path | str) -> str:
-    """A path as the report shows it: relative where possible, never this machine's root."""
-    path = Path(path)
-    if path.is_absolute():
-        if path == builtin_example():
-            return "built-in example"
-        try:
-            return path.relative_to(Path.cwd()).as_posix()
-        except ValueError:
-            return path.name
-    return path.as_posix()
 
 
 def _stack_review(fw_head: Firewall | None, fw_base: Firewall | None, source: str,
