@@ -64,6 +64,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(markdown.render(review))
     for s in review.stacks:
-        for finding in s.findings:
+        for finding in s.all_findings:
             progress(f"finding: {s.stack}: {finding}")
     return review.exit_code

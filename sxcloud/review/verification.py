@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..app import Planned
 from ..aws import attributes as aws_attributes
@@ -68,7 +69,7 @@ def _result(r: StackResult, source: str) -> VerifyResult:
     return VerifyResult(FAILED, f"{detail}; {source}", _grouped(r.findings))
 
 
-def planned_resources(p: Planned, cloud: str) -> dict[str, object]:
+def planned_resources(p: Planned, cloud: str) -> dict[str, dict[str, Any]]:
     """The `resource` block synthesis writes for one stack (no CDK): what the files intend."""
     d = p.deployment
     if cloud == AWS:
