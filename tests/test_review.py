@@ -217,6 +217,42 @@ def test_base_ref_reads_the_same_paths_from_git(tmp_path: Path,
     assert new["base"] is None and len(new["change"]["added"]) == len(new["head"]["openings"])
 
 
+def test_base_ref_takes_file_names_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10: `git show REF:[eu].yaml` read a new file's name as a pathspec, and the
+    review failed. A changed `[eu].yaml` is compared; a new `[us]*.yaml` is new."""
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "[eu].yaml").write_text((DATA / "base.yaml").read_text())
+    (tmp_path / "e.yaml").write_text("not: [the file asked for")  # what a glob might match
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "base")
+    (tmp_path / "[eu].yaml").write_text((DATA / "head.yaml").read_text())
+    new = tmp_path / "[us]*.yaml"
+    new.write_text((ROOT / "examples" / "aws-single.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["review", "[eu].yaml", new.name, "--base-ref", "HEAD", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["compared_with"] == "HEAD (new files: [us]*.yaml)"
+    stacks = {s["stack"]: s for s in data["stacks"]}
+    assert [o["rule_ids"] for o in stacks["mail-review-aws"]["change"]["added"]] == [["R17"]]
+    assert stacks["mail-aws-single-aws"]["base"] is None
+
+
+@pytest.mark.parametrize("ref", ["--output=OUT", "-h", "--upload-pack=touch OUT", "HEAD\n"])
+def test_a_ref_cannot_pass_options_to_git(ref: str, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "sxcloud.yaml").write_text((DATA / "head.yaml").read_text())
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "base")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "OUT"
+    assert main(["review", f"--base-ref={ref.replace('OUT', str(out))}"]) == 2
+    assert "--base-ref" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_a_bad_base_ref_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     _git(tmp_path, "init", "-q")
