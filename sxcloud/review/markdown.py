@@ -163,7 +163,8 @@ def _settings_lines(s: StackReview, base_label: Md) -> list[str]:
     if not s.settings:
         return out + [NO_SETTINGS_CHANGE, ""]
     return out + _table(["Setting", "Before", "After", "What it means"], [
-        [c.key, "-" if c.before is None else c.before, "-" if c.after is None else c.after,
+        [c.key, "not set" if c.before is None else c.before,
+         "not set" if c.after is None else c.after,
          _meaning(c.meaning, c.finding)] for c in s.settings]) + [""]
 
 
@@ -176,7 +177,7 @@ def _resource_lines(s: StackReview) -> list[str]:
         return out + ["The plan creates, updates or deletes no resource besides the rules.", ""]
     return out + _table(["Resource", "Action", "Intended by the files", "Attributes changed",
                          "What it means"], [
-        [r.address, r.action, "yes" if r.intended else "no", ", ".join(r.attributes) or "-",
+        [r.address, r.action, "yes" if r.intended else "no", ", ".join(r.attributes) or "none",
          _meaning(r.meaning, r.finding)] for r in s.resources]) + [""]
 
 

@@ -107,6 +107,11 @@ def of(deployment: Deployment | None, cloud: str) -> list[Setting]:
     return []
 
 
+def _kind(settings: list[Setting], prefix: str) -> str:
+    """The backend type among a stack's settings."""
+    return next((str(s.value) for s in settings if s.key == f"{prefix}.backend"), "?")
+
+
 def _where(settings: list[Setting], prefix: str) -> str:
     """A backend as a reader needs it: its type and its settings that are not secret."""
     kind = next((s.value for s in settings if s.key == f"{prefix}.backend"), None)
@@ -163,7 +168,7 @@ def _meaning(key: str, old: Setting | None, new: Setting | None, before: list[Se
         if new_stack:
             return f"The state of this new stack goes to {where}.", False
         if moved and key != f"{cloud}.backend":
-            return f"Part of the move to {where}.", False
+            return f"Part of the move to the {_kind(after, cloud)} backend (above).", False
         if secret(key):
             return (f"A credential of the backend changes (not shown): the state now goes to "
                     f"{where}.", True)
