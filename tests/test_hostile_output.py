@@ -374,9 +374,7 @@ def test_terminal_escapes_in_values_never_reach_the_terminal(monkeypatch, capfd,
     d = dataclasses.replace(d, roles=roles, warnings=("a warning" + ESC,),
                             appliance=dataclasses.replace(d.appliance, ipv6=True))
     monkeypatch.setattr("sxcloud.commands.plan.load", lambda files: [d])
-    monkeypatch.setattr("sxcloud.commands.synth.load_all", lambda files: [d])
     assert cli.main(["plan"]) == 0
-    assert cli.main(["synth", "--out", str(tmp_path / ("out" + ESC))]) == 0
     common.progress("progress" + ESC)
     captured = capfd.readouterr()
     for stream in (captured.out, captured.err):
@@ -384,4 +382,9 @@ def test_terminal_escapes_in_values_never_reach_the_terminal(monkeypatch, capfd,
     assert "fe80::%\\x1b[2K\\x1b[1A/64" in captured.out  # the scope id, in the PEER column
     assert "evil\\x1b[2K\\x1b[1A.yaml" in captured.out
     assert "a warning\\x1b[2K" in captured.err and "progress\\x1b[2K" in captured.err
+
+    monkeypatch.setattr("sxcloud.commands.synth.load_all", lambda files: [d])
+    assert cli.main(["synth", "--out", str(tmp_path / ("out" + ESC))]) == 0
+    captured = capfd.readouterr()
+    assert "\x1b" not in captured.out + captured.err
     assert "out\\x1b[2K\\x1b[1A/stacks/" in captured.out
