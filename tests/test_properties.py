@@ -142,16 +142,20 @@ def _cidrs() -> st.SearchStrategy[list[str]]:
     return st.lists(st.one_of(v4, v4, v6), min_size=1, max_size=3, unique=True)
 
 
-_ARM_KINDS = ["applicationSecurityGroups/{n}", "networkInterfaces/{n}",
-              "virtualNetworks/vnet-{n}/subnets/{n}"]
+_ARM_KINDS = {"subnet_ids": "virtualNetworks/vnet-{n}/subnets/{n}",
+              "network_interface_ids": "networkInterfaces/{n}",
+              "application_security_group_ids": "applicationSecurityGroups/{n}"}
 
 
-def _arm_ids(minimum: int = 0) -> st.SearchStrategy[list[str]]:
+def _arm_ids(key: str, minimum: int = 0) -> st.SearchStrategy[list[str]]:
+    """ARM ids of the kind `key` names (the wrong kinds come from the mutations)."""
     name = st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True)
+    kind = st.just(_ARM_KINDS[key]) if key in _ARM_KINDS \
+        else st.sampled_from(list(_ARM_KINDS.values()))
     one = st.builds(
         lambda sub, rg, kind, n: (f"/subscriptions/{sub}/resourceGroups/{rg}/providers/"
                                   f"Microsoft.Network/{kind.format(n=n)}"),
-        st.uuids().map(str), name, st.sampled_from(_ARM_KINDS), name)
+        st.uuids().map(str), name, kind, name)
     return st.lists(one, min_size=max(minimum, 0), max_size=2, unique=True)
 
 
@@ -194,19 +198,23 @@ def _by_hand(path: tuple[str, ...], node: dict[str, Any]) -> st.SearchStrategy[A
     if ref.endswith("/cidrs") or (len(path) == 2 and path[0] == "roles"):
         return _cidrs()
     if ref.endswith("/armIds") or key.endswith("_ids") and path[0] == "azure":
-        return _arm_ids(_resolve(node).get("minItems", 0))
+        return _arm_ids(key, _resolve(node).get("minItems", 0))
     if key == "endpoints":
         return _endpoints()
     if key == "backend":
         return _backend()
+    if key == "rule_quota":  # mostly a quota that the generated roles fit in
+        return st.sampled_from([60, 200, 1000])
     if key == "roles":  # every role present, so that most files pass the cross-key rules
         return st.fixed_dictionaries({role: _cidrs() for role in ROLES})
     return None
 
 
-def from_schema(node: dict[str, Any], path: tuple[str, ...] = ()) -> st.SearchStrategy[Any]:
+def from_schema(node: dict[str, Any], path: tuple[str, ...] = (),
+                full: bool = False) -> st.SearchStrategy[Any]:
     """A strategy for documents that the schema `node` describes (the keywords this schema
-    uses; other keywords are ignored, which only makes a document more likely to be refused)."""
+    uses; other keywords are ignored, which only makes a document more likely to be refused).
+    `full`: every optional key is present too."""
     special = _by_hand(path, node)
     if special is not None:
         return special
@@ -217,7 +225,7 @@ def from_schema(node: dict[str, Any], path: tuple[str, ...] = ()) -> st.SearchSt
         return st.sampled_from(node["enum"])
     for combinator in ("oneOf", "anyOf"):
         if combinator in node:
-            return st.one_of([from_schema(sub, path) for sub in node[combinator]])
+            return st.one_of([from_schema(sub, path, full) for sub in node[combinator]])
     kind = node.get("type", "object" if "properties" in node else None)
     if kind == "boolean":
         return st.booleans()
@@ -228,14 +236,15 @@ def from_schema(node: dict[str, Any], path: tuple[str, ...] = ()) -> st.SearchSt
             return st.from_regex(node["pattern"], fullmatch=True)
         return st.text(max_size=node.get("maxLength", 20))
     if kind == "array":
-        return st.lists(from_schema(node.get("items", {}), path), min_size=node.get("minItems", 0),
+        return st.lists(from_schema(node.get("items", {}), path, full),
+                        min_size=node.get("minItems", 0),
                         max_size=min(node.get("maxItems", 3), 3),
                         unique_by=(lambda v: json.dumps(v, sort_keys=True))
                         if node.get("uniqueItems") else None)
     if kind == "object":
         properties = node.get("properties", {})
-        required = set(node.get("required", ()))
-        strategies = {k: from_schema(v, (*path, k)) for k, v in properties.items()}
+        required = set(properties if full else node.get("required", ()))
+        strategies = {k: from_schema(v, (*path, k), full) for k, v in properties.items()}
         mapping = st.fixed_dictionaries(
             {k: s for k, s in strategies.items() if k in required},
             optional={k: s for k, s in strategies.items() if k not in required})
@@ -253,6 +262,9 @@ def _with_a_cloud(document: dict[str, Any]) -> dict[str, Any]:
 
 
 DOCUMENTS = from_schema(SCHEMA).map(_with_a_cloud)
+#: Every key present: bindings, endpoints, backends and associations, where a string from the
+#: file goes into Terraform JSON with the least validation on the way.
+FULL_DOCUMENTS = from_schema(SCHEMA, full=True)
 
 
 # --- mutations ------------------------------------------------------------------------------
@@ -300,19 +312,26 @@ def _alias_bomb(depth: int) -> Any:
     return value
 
 
+#: Where strings reach Terraform JSON with the least validation in between.
+_LOOSE = ("backend", "endpoints", "application_security_group_ids", "associate")
+ANY_MUTATION = ("replace", "replace", "marker", "add key", "delete", "alias", "bomb")
+MARKER_MUTATION = ("marker", "marker", "marker", "marker", "alias")
+
+
 @st.composite
-def _mutate_tree(draw: st.DrawFn, document: dict[str, Any], bomb: int) -> dict[str, Any]:
+def _mutate_tree(draw: st.DrawFn, document: dict[str, Any], bomb: int,
+                 actions: tuple[str, ...]) -> dict[str, Any]:
     paths = list(_paths(document))
     path = draw(st.sampled_from(paths))
-    action = draw(st.sampled_from(["replace", "replace", "marker", "add key", "delete",
-                                   "alias", "bomb"]))
+    action = draw(st.sampled_from(actions))
     parent = _get(document, path[:-1]) if path else None
     if action == "marker":  # an interpolation marker inside a string the file holds
         strings = [p for p in paths if p and isinstance(_get(document, p), str)]
+        loose = [p for p in strings if any(part in _LOOSE for part in p)]
         if strings:
-            path = draw(st.sampled_from(strings))
+            path = draw(st.sampled_from(loose if loose and draw(st.integers(0, 4)) else strings))
             text = _get(document, path)
-            at = draw(st.integers(0, len(text)))
+            at = draw(st.one_of(st.just(len(text)), st.integers(0, len(text))))
             _get(document, path[:-1])[path[-1]] = (text[:at] + draw(st.sampled_from(MARKERS))
                                                     + text[at:])
         return document
@@ -344,17 +363,20 @@ def _dump(document: Any) -> str:
 
 
 @st.composite
-def deployment_files(draw: st.DrawFn, max_mutations: int = 3, bomb: int = 9) -> bytes:
-    """The bytes of a deployment file: generated from the schema, then mutated (an alias
-    bomb has at most `bomb` levels)."""
-    document = draw(DOCUMENTS)
-    for _ in range(draw(st.integers(0, max_mutations))):
-        document = draw(_mutate_tree(document, bomb))
+def deployment_files(draw: st.DrawFn, mutations: tuple[int, int] = (0, 3), bomb: int = 9,
+                     actions: tuple[str, ...] = ANY_MUTATION, full: bool = False) -> bytes:
+    """The bytes of a deployment file: generated from the schema (`full`: with every key),
+    then mutated by between `mutations[0]` and `mutations[1]` of `actions` (an alias bomb
+    has at most `bomb` levels)."""
+    document = draw(FULL_DOCUMENTS if full else DOCUMENTS)
+    for _ in range(draw(st.integers(*mutations))):
+        document = draw(_mutate_tree(document, bomb, actions))
     try:
         text = _dump(document)
     except yaml.YAMLError:  # a value safe_dump cannot write (a key it cannot represent)
         text = _dump({k: v for k, v in document.items() if isinstance(k, str)})
-    raw = draw(st.sampled_from(["none"] * 6 + ["value", "document", "append", "bytes"]))
+    raw = draw(st.sampled_from(["none"] * 6 + ["value", "document", "append", "bytes"])
+               if actions == ANY_MUTATION else st.just("none"))
     if raw == "value":  # raw YAML as the value of one top-level key
         keys = re.findall(r"^([a-z_]+):", text, re.M) or ["name"]
         key = draw(st.sampled_from(keys))
@@ -413,11 +435,24 @@ def check_output(status: int, stdout: str, stderr: str) -> None:
         assert line.startswith("sxcloud: "), f"a stderr line that is not sxcloud's: {line!r}"
         assert len(line) <= LONGEST_LINE, f"a {len(line)}-character error line"
         assert not escape.control_characters(line), f"control characters on stderr: {line!r}"
-        assert not re.search(r"internal error|please report", line, re.I), line
+        _no_internal_error(line)
     for line in stdout.splitlines():
         assert not escape.control_characters(line), f"control characters on stdout: {line!r}"
     if status == 2:
         assert stderr.strip(), "exit 2 without a message"
+
+
+_INTERNAL: dict[str, type[AssertionError]] = {}
+
+
+def _no_internal_error(line: str) -> None:
+    """A line saying that sxcloud caught a bug of its own fails the test. Each place in
+    sxcloud gets its own exception type, so that hypothesis reports each bug apart."""
+    found = re.search(r"internal error \(([^)]*)\)|please report", line, re.I)
+    if found:
+        where = found.group(1) or "unknown"
+        kind = _INTERNAL.setdefault(where, type(f"InternalError[{where}]", (AssertionError,), {}))
+        raise kind(line)
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -455,7 +490,7 @@ def test_plan_on_any_file(data: bytes) -> None:
 
 
 @settings(max_examples=SYNTH_EXAMPLES, **SETTINGS)
-@given(deployment_files(max_mutations=1, bomb=4))
+@given(deployment_files(mutations=(1, 1), bomb=4, actions=MARKER_MUTATION, full=True))
 def test_synth_on_a_sample(data: bytes) -> None:
     with tempfile.TemporaryDirectory(prefix="sxcloud-prop-") as folder:
         path = Path(folder) / "sxcloud.yaml"
