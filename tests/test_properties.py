@@ -55,7 +55,7 @@ OWN_REFERENCES = re.compile(
     r"|azurerm_network_security_group\.[a-z_]+\.(id|name))\}")
 
 PLAN_EXAMPLES = 300
-SYNTH_EXAMPLES = 15
+SYNTH_EXAMPLES = 40
 PLAN_SECONDS = 3  # a generated file that keeps plan busy longer is a hang (issue 9, item 9)
 SYNTH_SECONDS = 30
 LONGEST_LINE = 1000  # an error line echoes at most a short excerpt of the input
@@ -469,8 +469,10 @@ def _strings(value: Any) -> Iterator[str]:
 
 def foreign_templates(document: Any) -> list[str]:
     """Strings of a Terraform JSON document that Terraform would evaluate, other than
-    sxcloud's own references."""
-    return [s for s in _strings(document) if escape.has_template(OWN_REFERENCES.sub("", s))]
+    sxcloud's own references (which are always a whole string: a reference inside a longer
+    string did not come from sxcloud)."""
+    return [s for s in _strings(document)
+            if escape.has_template(s) and not OWN_REFERENCES.fullmatch(s)]
 
 
 SETTINGS = dict(derandomize=True, database=None, deadline=None, print_blob=False,
