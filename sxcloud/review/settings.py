@@ -9,9 +9,11 @@ without touching a rule, so the review compares them too and says what each chan
 Findings (the review fails): an endpoint added or changed, a backend changed, an
 association removed. The other changes are shown, not failed: a reviewer reads them.
 
-Backend settings may hold credentials. A setting is a secret when its name contains one of
-SECRET_WORDS; the report says that it changed, never its value. A URL with a password in it
-is shown without the password. Values are compared in full; only what is shown is masked.
+The loader refuses credentials by name (password, access_key, token, ...), so none of
+those reaches a Deployment. It does not look inside every backend setting that holds a URL
+(an http backend's address, a proxy), and a URL there may carry `user:password@`: the
+report shows such a URL without the password. Values are compared in full; only what is
+shown is masked.
 """
 
 from __future__ import annotations
@@ -22,12 +24,6 @@ from urllib.parse import urlsplit
 
 from ..config import Backend, Deployment
 
-#: Parts of a setting's name that mark it a secret (lower-case; matched anywhere in the
-#: name): access_key, secret_key, token, sas_token, client_secret, password,
-#: client_certificate_password, session_token, private keys, encryption keys.
-SECRET_WORDS = ("secret", "token", "password", "passwd", "access_key", "private_key",
-                "credential", "sas", "certificate", "session", "encryption_key", "signature")
-SECRET = "(secret, not shown)"
 SHOWN_MAX = 300  # characters of a value the report shows (an ARM id fits)
 
 SUBNETS = "azure.associate.subnet_ids"
@@ -42,31 +38,35 @@ class Setting:
 
     @property
     def shown(self) -> str:
-        return show(self.key, self.value)
+        return show(self.value)
 
 
 @dataclass(frozen=True)
 class SettingChange:
     key: str
-    before: str | None  # the value as shown (secrets masked); None: not set
+    before: str | None  # the value as shown (URL passwords masked); None: not set
     after: str | None
     meaning: str  # what the change means, in a sentence
     finding: bool  # the review fails on it
 
 
-def secret(key: str) -> bool:
-    """Whether a setting's value must not be shown (by its name: see SECRET_WORDS)."""
-    name = key.rsplit(".", 1)[-1].lower()
-    return any(word in name for word in SECRET_WORDS)
-
-
-def show(key: str, value: object) -> str:
-    """A value as the report shows it: secrets masked, URLs without a password, short."""
-    if secret(key):
-        return SECRET
+def show(value: object) -> str:
+    """A value as the report shows it: URLs without a password (in lists and mappings too),
+    cut to SHOWN_MAX characters."""
+    value = _masked(value)
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    text = _without_password(text)
     return text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 1] + "…"
+
+
+def _masked(value: object) -> object:
+    # Lists and mappings (s3's assume_role, proxy lists) hold text too; mask each string.
+    if isinstance(value, str):
+        return _without_password(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_masked(item) for item in value]
+    return value
 
 
 def _without_password(text: str) -> str:
@@ -113,12 +113,12 @@ def _kind(settings: list[Setting], prefix: str) -> str:
 
 
 def _where(settings: list[Setting], prefix: str) -> str:
-    """A backend as a reader needs it: its type and its settings that are not secret."""
+    """A backend as a reader needs it: its type and its settings."""
     kind = next((s.value for s in settings if s.key == f"{prefix}.backend"), None)
     if kind is None:
         return "no backend"
     shown = [f"{s.key.rsplit('.', 1)[-1]}={s.shown}" for s in settings
-             if s.key.startswith(f"{prefix}.backend.") and not secret(s.key)]
+             if s.key.startswith(f"{prefix}.backend.")]
     return f"the {kind} backend" + (f" ({', '.join(shown)})" if shown else "")
 
 
@@ -169,9 +169,6 @@ def _meaning(key: str, old: Setting | None, new: Setting | None, before: list[Se
             return f"The state of this new stack goes to {where}.", False
         if moved and key != f"{cloud}.backend":
             return f"Part of the move to the {_kind(after, cloud)} backend (above).", False
-        if secret(key):
-            return (f"A credential of the backend changes (not shown): the state now goes to "
-                    f"{where}.", True)
         return f"The state now goes to {where}, not {_where(before, cloud)}.", True
     if key == "aws.region":
         return f"The stack is built in region {new.shown if new else '?'}{was}.", False
