@@ -146,6 +146,7 @@ def parse(data: Any, path: Path) -> Deployment:
                     if isinstance(entries, list)} if isinstance(given_roles, dict) else {},
                    path, problems)
     _endpoint_problems(data, path, problems)
+    _url_credential_problems(data, path, problems)
     if problems:
         raise InputError(problems)
     data = _with_defaults(data, schema())
@@ -369,6 +370,30 @@ def _endpoint_problems(data: Any, path: Path, problems: Problems) -> None:
             problem = validation.endpoint_problem(url) if isinstance(url, str) else None
             if problem:
                 problems.append((path, key_name([*place, service]), problem))
+
+
+def _url_credential_problems(data: Any, path: Path, problems: Problems) -> None:
+    """A URL with `user:password@` in any backend setting (an http backend's address, an s3
+    proxy): a credential, refused like the settings that name one."""
+    for cloud in ("aws", "azure"):
+        section = data.get(cloud) if isinstance(data, dict) else None
+        backend = section.get("backend") if isinstance(section, dict) else None
+        for where, text in _strings(backend, [cloud, "backend"]):
+            if validation.url_userinfo(text):
+                problems.append((path, key_name(where), "holds a URL with a user name or "
+                                 "password; give credentials to Terraform in the environment "
+                                 "or with `terraform init -backend-config=...`"))
+
+
+def _strings(node: Any, where: list[Any]) -> Iterable[tuple[list[Any], str]]:
+    if isinstance(node, str):
+        yield where, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, [*where, key])
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, [*where, index])
 
 
 # --- cross-key rules ------------------------------------------------------------------------

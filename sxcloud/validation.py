@@ -170,6 +170,15 @@ _LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _PATH = re.compile(r"(?:[A-Za-z0-9._~/-]|%[0-9A-Fa-f]{2})*")
 
 
+#: scheme://user[:password]@ at the start of a value: userinfo, which a URL must not carry here.
+_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]*@")
+
+
+def url_userinfo(text: str) -> bool:
+    """True if `text` is a URL that carries a user name or password."""
+    return bool(_USERINFO.match(text.strip()))
+
+
 def endpoint_problem(url: str) -> str | None:
     """Why `url` is not an endpoint URL sxcloud writes out, or None."""
     shown = f"'{excerpt(url)}'"
@@ -181,7 +190,7 @@ def endpoint_problem(url: str) -> str | None:
         return f"{shown} is not a URL"
     if parts.scheme not in ("http", "https") or not url.startswith(f"{parts.scheme}://"):
         return f"{shown} is not an http:// or https:// URL"
-    if "@" in parts.netloc:
+    if url_userinfo(url) or "@" in parts.netloc:
         return f"{shown} holds a user name or password; give credentials in the environment"
     if "?" in url or "#" in url:
         return f"{shown} has a query (?) or fragment (#); an endpoint has neither"

@@ -1,7 +1,6 @@
 """A review as JSON-ready data (`sxcloud review --json`): the same facts as the Markdown.
 
-Values are raw (JSON escapes them itself); passwords in URLs are masked as in the Markdown.
-A stack's `findings` holds every finding: the plan against the files, settings, other
+Values are raw (JSON escapes them itself). A stack's `findings` holds every finding: the plan against the files, settings, other
 resources."""
 
 from __future__ import annotations

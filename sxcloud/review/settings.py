@@ -9,18 +9,15 @@ without touching a rule, so the review compares them too and says what each chan
 Findings (the review fails): an endpoint added or changed, a backend changed, an
 association removed. The other changes are shown, not failed: a reviewer reads them.
 
-The loader refuses credentials by name (password, access_key, token, ...), so none of
-those reaches a Deployment. It does not look inside every backend setting that holds a URL
-(an http backend's address, a proxy), and a URL there may carry `user:password@`: the
-report shows such a URL without the password. Values are compared in full; only what is
-shown is masked.
+The loader refuses credentials in a deployment file (settings that name one, and URLs with
+`user:password@`), so no secret reaches a Deployment and the report shows values as they are,
+cut to SHOWN_MAX characters.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from ..config import Backend, Deployment
 
@@ -44,41 +41,16 @@ class Setting:
 @dataclass(frozen=True)
 class SettingChange:
     key: str
-    before: str | None  # the value as shown (URL passwords masked); None: not set
+    before: str | None  # the value as shown; None: not set
     after: str | None
     meaning: str  # what the change means, in a sentence
     finding: bool  # the review fails on it
 
 
 def show(value: object) -> str:
-    """A value as the report shows it: URLs without a password (in lists and mappings too),
-    cut to SHOWN_MAX characters."""
-    value = _masked(value)
+    """A value as the report shows it, cut to SHOWN_MAX characters."""
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 1] + "…"
-
-
-def _masked(value: object) -> object:
-    # Lists and mappings (s3's assume_role, proxy lists) hold text too; mask each string.
-    if isinstance(value, str):
-        return _without_password(value)
-    if isinstance(value, dict):
-        return {key: _masked(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_masked(item) for item in value]
-    return value
-
-
-def _without_password(text: str) -> str:
-    try:
-        parts = urlsplit(text)
-        password = parts.password
-    except ValueError:
-        return text
-    if not password or not parts.scheme:
-        return text
-    user = parts.username or ""
-    return parts._replace(netloc=f"{user}:***@{parts.netloc.rsplit('@', 1)[-1]}").geturl()
 
 
 def _backend(prefix: str, backend: Backend) -> list[Setting]:
