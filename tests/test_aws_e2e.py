@@ -29,6 +29,7 @@ from moto_server import MotoServer, recording
 from sxcloud import catalog, cli
 from sxcloud.app import plan_all, synth
 from sxcloud.aws import audit as aws_audit
+from sxcloud.commands.audit import aws as audit_command
 from sxcloud.aws import live
 from sxcloud.aws.drift import intended_permission
 from sxcloud.aws.plan import EGRESS, INGRESS, SgPlan, SgRule, plan
@@ -119,7 +120,7 @@ def world(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> 
         # so later tests start from a group that reads back as AWS would return it.
         assert d.aws is not None
         client = live.ec2_client(d.aws.region, endpoint_url=d.aws.endpoints["ec2"])
-        first_audit = aws_audit.audit_data(aws_audit.audit(client, d), d.aws.region)
+        first_audit = audit_command.audit_data(aws_audit.audit(client, d), d.aws.region)
         first_plan = terraform_live.plan(tf, "first.tfplan")
         second_plan = None
         if first_plan[0] == 2:
