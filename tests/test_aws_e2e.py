@@ -136,8 +136,9 @@ def world(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> 
 # --- helpers ----------------------------------------------------------------------------------
 
 def run_audit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """`sxcloud audit aws ARGS` in this process: exit status, stdout, stderr."""
-    code = cli.main(["audit", "aws", *args])
+    """`sxcloud audit aws ARGS --use-file-endpoints` (the files point at moto) in this
+    process: exit status, stdout, stderr."""
+    code = cli.main(["audit", "aws", *args, "--use-file-endpoints"])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -357,7 +358,8 @@ def test_the_command_makes_only_describe_calls(world: World, moto_server: MotoSe
     site = world.sites["mail-aws-cluster"]
     before = live_rules(site)
     with recording(moto_server) as received:
-        done = subprocess.run([sys.executable, "-m", "sxcloud", "audit", "aws", str(site.file)],
+        done = subprocess.run([sys.executable, "-m", "sxcloud", "audit", "aws", str(site.file),
+                               "--use-file-endpoints"],
                               capture_output=True, text=True, cwd=ROOT)
     assert done.returncode in (0, 1), done.stderr
     assert received and set(received) <= {"DescribeSecurityGroups", "DescribeSecurityGroupRules"}

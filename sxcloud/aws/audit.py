@@ -47,5 +47,9 @@ def audit(client: Any, deployment: Deployment, group_id: str | None = None) -> A
                             f"{aws.vpc_id}")
     else:
         group = live.find_group(client, deployment.name, aws.vpc_id)
-    rules = [drift_.live_rule(item) for item in live.read_rules(client, group.id)]
+    try:
+        rules = [drift_.live_rule(item) for item in live.read_rules(client, group.id)]
+    except (KeyError, TypeError, ValueError) as error:  # an answer EC2 itself never gives
+        raise live.LookupProblem(f"the EC2 endpoint returned a rule of {group.id} that cannot "
+                                 f"be read ({type(error).__name__}: {error})") from None
     return Audit(deployment, group, drift_.compare(intended, group.id, rules), tuple(warnings))

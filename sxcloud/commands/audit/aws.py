@@ -1,7 +1,8 @@
 """`sxcloud audit aws FILE`: the live security group of a deployment against its file.
 
 The audit itself is sxcloud.aws.audit; this module is the command around it: options,
-the client, and the report as a table or JSON. Exit status: 0 no drift, 1 drift, 2 bad
+which endpoint may receive the caller's credentials (sxcloud.commands.audit.trust), the
+client, and the report as a table or JSON. Exit status: 0 no drift, 1 drift, 2 bad
 input or no such group.
 """
 
@@ -12,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ... import tables
+from ... import escape, tables
 from ...aws import drift as drift_
 from ...aws import live
 from ...aws.audit import Audit, audit
@@ -20,8 +21,11 @@ from ...aws.plan import SELF, SgRule
 from ...config import load
 from ...errors import InputError
 from ..common import add_json, print_json, progress, resolve, warn
+from . import trust
 
 _GROUP_ID = re.compile(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")
+MAX_TIMEOUT = 600  # seconds; more is a typo, not a wish
+MESSAGE_MAX = 400  # characters of an error message, most of them from the SDK or endpoint
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -40,7 +44,16 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--region", help="AWS region (default: the file's aws.region)")
     parser.add_argument("--profile", help="named profile from the AWS config files")
     parser.add_argument("--endpoint-url", metavar="URL",
-                        help="EC2 endpoint (default: the file's aws.endpoints.ec2, if set)")
+                        help="EC2 endpoint (default: AWS's, or the file's aws.endpoints.ec2 "
+                             "with --use-file-endpoints); plain http only to this machine")
+    parser.add_argument("--use-file-endpoints", action="store_true",
+                        help="send the requests, signed with your credentials, to the file's "
+                             "aws.endpoints.ec2 (LocalStack, moto); without this flag the "
+                             "file's endpoints are ignored")
+    parser.add_argument("--timeout", type=float, default=live.TIMEOUT, metavar="SECONDS",
+                        help=f"wait at most this long to connect and for each answer; each "
+                             f"request is tried {live.ATTEMPTS} times (default: "
+                             f"{live.TIMEOUT:g})")
     parser.add_argument("--group-id", metavar="SG",
                         help="audit this group instead of the one found by tag")
     add_json(parser)
@@ -56,21 +69,47 @@ def run(args: argparse.Namespace) -> int:
     if args.group_id and not _GROUP_ID.match(args.group_id):
         raise InputError.one(path, "--group-id", f"'{args.group_id}' is not a security group "
                              "id (sg- and 8 or 17 hex digits)")
+    if not 0 < args.timeout <= MAX_TIMEOUT:
+        raise InputError.one(path, "--timeout", f"{args.timeout:g} is not a number of seconds "
+                             f"above 0 and at most {MAX_TIMEOUT}")
     region = args.region or deployment.aws.region
-    endpoint = args.endpoint_url or deployment.aws.endpoints.get("ec2")
+    endpoint = _endpoint(args, path, deployment.aws.endpoints.get("ec2"))
     progress(f"auditing {deployment.name} in {region}"
-             + (f" through {endpoint}" if endpoint else "") + " ...")
+             + (f" through {escape.excerpt(endpoint)}" if endpoint else "") + " ...")
+    session = None
     try:
-        client = live.ec2_client(region, profile=args.profile, endpoint_url=endpoint)
+        session = live.session(region, args.profile)
+        client = live.client(session, endpoint_url=endpoint, timeout=args.timeout)
         result = audit(client, deployment, args.group_id)
     except live.LookupProblem as problem:
-        raise InputError.one(path, problem.option or "aws", str(problem)) from None
+        secrets = live.secrets(session) if session is not None else []
+        message = escape.excerpt(trust.redact(str(problem), secrets), MESSAGE_MAX)
+        raise InputError.one(path, problem.option or "aws", message) from None
     warn(list(result.warnings))
     if args.json:
         print_json(audit_data(result, region))
     else:
         print(audit_text(result, region))
     return 1 if result.drift.found else 0
+
+
+def _endpoint(args: argparse.Namespace, path: Path, in_file: str | None) -> str | None:
+    """The EC2 endpoint to send credentials to: --endpoint-url, the file's only when asked
+    (--use-file-endpoints), else None (AWS's own, from the region and the AWS config)."""
+    if args.endpoint_url:
+        given, key = args.endpoint_url, "--endpoint-url"
+    elif in_file and args.use_file_endpoints:
+        given, key = in_file, "aws.endpoints.ec2"
+    else:
+        if in_file:
+            warn([f"{path}: aws.endpoints.ec2 is not used: the audit sends your credentials "
+                  "to a file's endpoint only with --use-file-endpoints"])
+        return None
+    endpoint = trust.parse(given, path, key, ("http", "https"))
+    refused = trust.plain_http_refused(endpoint)
+    if refused:
+        raise InputError.one(path, key, f"'{escape.excerpt(given)}' {refused}")
+    return endpoint.url
 
 
 def _peer(kind: str, value: str, group_id: str) -> str:
