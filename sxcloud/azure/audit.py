@@ -7,7 +7,8 @@ rules through `security_rules.list` would need a second permission and several p
 The comparison is `sxcloud.azure.drift` against `sxcloud.azure.plan.plan`; the command
 around both is sxcloud.commands.audit.azure.
 
-The Azure SDK is imported inside `read`, so that other commands never load it.
+The Azure SDK is imported inside `read` (and the credential comes from
+sxcloud.azure.credentials, which imports it), so that other commands never load it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,23 @@ from . import drift
 
 DEFAULT_ENDPOINT = "https://management.azure.com"
 PERMISSION = "Microsoft.Network/networkSecurityGroups/read"
+
+#: The Resource Manager hosts of the Azure clouds: global Azure, Azure Government, Azure
+#: operated by 21Vianet (China). Source: Microsoft Learn, "Regional code names and
+#: endpoints" (learn.microsoft.com/azure/media-services/latest/azure-regions-code-names, and
+#: docs.azure.cn/media-services/latest/azure-regions-code-names for China); the same three
+#: as azure-mgmt-core's `get_arm_endpoints` (a test holds them equal).
+ARM_HOSTS = ("management.azure.com", "management.usgovcloudapi.net",
+             "management.chinacloudapi.cn")
+#: Token audiences of those clouds (same source, "Token audience"), beside the ARM hosts
+#: themselves: a token for one of them opens that cloud, wherever it is sent.
+ARM_AUDIENCE_HOSTS = (*ARM_HOSTS, "management.core.windows.net",
+                      "management.core.usgovcloudapi.net", "management.core.chinacloudapi.cn")
+
+#: Seconds to wait for a connection and for each answer (azure-core waits 300 s to read),
+#: and retries after the first try (azure-core's default is 10, with growing back-off).
+TIMEOUT = 20.0
+RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -45,21 +63,26 @@ class Target:
                 f"{self.resource_group} (subscription {self.subscription})")
 
 
-def read(target: Target, scope: str, api_version: str | None) -> Any:
-    """The NSG as azure-mgmt-network returns it; every failure becomes an InputError."""
-    from azure.core.exceptions import (ClientAuthenticationError, HttpResponseError,
-                                       ResourceNotFoundError, ServiceRequestError)
-    from azure.mgmt.network import NetworkManagementClient
+def read(target: Target, credential: Any, credential_name: str, scope: str,
+         api_version: str | None, timeout: float = TIMEOUT) -> Any:
+    """The NSG as azure-mgmt-network returns it; every failure becomes an InputError.
 
-    from .credentials import choose
+    `credential` (from sxcloud.azure.credentials.choose) signs the request for `scope`;
+    `timeout` bounds connecting and each read, and a request is retried RETRIES times.
+    """
+    from azure.core.exceptions import (AzureError, ClientAuthenticationError, DecodeError,
+                                       DeserializationError, HttpResponseError,
+                                       ResourceNotFoundError, ServiceRequestError,
+                                       ServiceResponseTimeoutError)
+    from azure.mgmt.network import NetworkManagementClient
 
     # azure-identity logs each credential it tried as a warning; the error below says it once.
     logging.getLogger("azure").setLevel(logging.ERROR)
-    credential, credential_name = choose()
     kwargs = {"api_version": api_version} if api_version else {}
     try:
         with NetworkManagementClient(credential, target.subscription, base_url=target.endpoint,
-                                     credential_scopes=[scope]) as client:
+                                     credential_scopes=[scope], connection_timeout=timeout,
+                                     read_timeout=timeout, retry_total=RETRIES) as client:
             return client.network_security_groups.get(target.resource_group, target.nsg_name,
                                                       **kwargs)
     except ResourceNotFoundError as error:
@@ -73,6 +96,10 @@ def read(target: Target, scope: str, api_version: str | None) -> Any:
         raise _problem(target, f"{target.endpoint} refused {credential_name} "
                        f"({_arm_error(error)}): use a valid, unexpired token for {scope} of "
                        f"an identity that holds {PERMISSION} on the {target.describe()}") from None
+    except DecodeError as error:  # an HttpResponseError whose body is not JSON
+        raise _problem(target, f"the answer of {target.endpoint} ({error.status_code}) is not "
+                       f"the JSON ARM sends: {_first_line(str(error))}; is it a Resource "
+                       "Manager endpoint?") from None
     except HttpResponseError as error:
         if error.status_code == 403:
             raise _problem(target, f"access denied ({_arm_error(error)}): the identity needs "
@@ -84,10 +111,13 @@ def read(target: Target, scope: str, api_version: str | None) -> Any:
         raise InputError.one("command line", "--arm-endpoint", f"cannot reach {target.endpoint}: "
                              f"{_first_line(str(error))} (TLS certificates are verified "
                              "against REQUESTS_CA_BUNDLE when it is set)") from None
-    finally:
-        close = getattr(credential, "close", None)
-        if close:
-            close()
+    except ServiceResponseTimeoutError as error:
+        raise InputError.one("command line", "--arm-endpoint", f"{target.endpoint} did not "
+                             f"answer ({_first_line(str(error))}; tried {RETRIES + 1} times, "
+                             "--timeout seconds each)") from None
+    except (AzureError, DeserializationError) as error:  # a broken or foreign answer
+        raise _problem(target, f"reading the {target.describe()} from {target.endpoint} "
+                       f"failed: {type(error).__name__}: {_first_line(str(error))}") from None
 
 
 def _not_found(target: Target, error: Any) -> InputError:

@@ -25,7 +25,6 @@ from . import trust
 
 _GROUP_ID = re.compile(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")
 MAX_TIMEOUT = 600  # seconds; more is a typo, not a wish
-MESSAGE_MAX = 400  # characters of an error message, most of them from the SDK or endpoint
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -83,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         result = audit(client, deployment, args.group_id)
     except live.LookupProblem as problem:
         secrets = live.secrets(session) if session is not None else []
-        message = escape.excerpt(trust.redact(str(problem), secrets), MESSAGE_MAX)
+        message = escape.excerpt(trust.redact(str(problem), secrets), trust.MESSAGE_MAX)
         raise InputError.one(path, problem.option or "aws", message) from None
     warn(list(result.warnings))
     if args.json:

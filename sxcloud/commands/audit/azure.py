@@ -2,7 +2,8 @@
 
 The reading is sxcloud.azure.audit, the comparison sxcloud.azure.drift against
 sxcloud.azure.plan.plan (the rule set synth renders); this module is the command around
-them: options, and the report as a table or JSON. Exit 0 no drift, 1 drift, 2 bad input or
+them: options, where the token may go (sxcloud.commands.audit.trust), and the report as a
+table or JSON. Exit 0 no drift, 1 drift, 2 bad input or
 when the NSG cannot be read.
 """
 
@@ -13,17 +14,19 @@ import os
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from ... import tables
+from ... import escape, tables
 from ...azure import drift
-from ...azure.audit import DEFAULT_ENDPOINT, PERMISSION, Target, read
+from ...azure.audit import (ARM_AUDIENCE_HOSTS, ARM_HOSTS, DEFAULT_ENDPOINT, PERMISSION,
+                            RETRIES, TIMEOUT, Target, read)
 from ...azure.plan import plan
 from ...errors import InputError
 from ..common import add_json, load, print_json, progress, warn
+from . import trust
 
 SUBSCRIPTION_ENV = "AZURE_SUBSCRIPTION_ID"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+MAX_TIMEOUT = 600  # seconds; more is a typo, not a wish
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -49,6 +52,14 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--arm-audience", metavar="URL",
                         help="the token audience of that endpoint, where it differs from the "
                              "endpoint itself (Azure Stack Hub); the scope is AUDIENCE/.default")
+    parser.add_argument("--trust-arm-endpoint", action="store_true",
+                        help="send the token to --arm-endpoint although it is not the Resource "
+                             "Manager of a known Azure cloud (public, US Government, China) "
+                             "nor this machine: for Azure Stack Hub, a token in "
+                             "SXCLOUD_AZURE_TOKEN and an endpoint you run")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT, metavar="SECONDS",
+                        help="wait at most this long to connect and for each answer; a request "
+                             f"is tried {RETRIES + 1} times (default: {TIMEOUT:g})")
     parser.add_argument("--api-version", metavar="VERSION",
                         help="the Microsoft.Network API version to ask for (default: the "
                              "SDK's; Azure Stack Hub supports older ones)")
@@ -62,13 +73,26 @@ def run(args: argparse.Namespace) -> int:
         raise InputError.one(deployment.path, "azure", "is missing: the file deploys no NSG, "
                              "so there is nothing to audit on Azure")
     intended = plan(deployment)
+    if not 0 < args.timeout <= MAX_TIMEOUT:
+        raise InputError.one("command line", "--timeout", f"{args.timeout:g} is not a number "
+                             f"of seconds above 0 and at most {MAX_TIMEOUT}")
+    endpoint = _endpoint(args.arm_endpoint, "--arm-endpoint")
+    audience = _endpoint(args.arm_audience, "--arm-audience") if args.arm_audience else endpoint
+    if not args.trust_arm_endpoint:
+        _keep_tokens_home(endpoint, audience)
     target = Target(deployment.path, f"{deployment.name}-azure", _subscription(args),
-                    deployment.azure.resource_group, intended.nsg_name,
-                    _endpoint(args.arm_endpoint, "--arm-endpoint"))
-    audience = (_endpoint(args.arm_audience, "--arm-audience") if args.arm_audience
-                else target.endpoint)
+                    deployment.azure.resource_group, intended.nsg_name, endpoint.url)
+    from ...azure import credentials  # the Azure SDK: only now
+
+    credential, credential_name = credentials.choose()
     progress(f"reading {target.describe()} from {target.endpoint} ...")
-    nsg = read(target, f"{audience}/.default", args.api_version)
+    try:
+        nsg = read(target, credential, credential_name, f"{audience.url}/.default",
+                   args.api_version, args.timeout)
+    except InputError as error:
+        raise trust.redacted(error, credential.tokens) from None
+    finally:
+        credential.close()
     report = drift.audit(intended, nsg, subscription=target.subscription,
                          resource_group=target.resource_group,
                          location=deployment.azure.location)
@@ -94,12 +118,33 @@ def _subscription(args: argparse.Namespace) -> str:
     return given
 
 
-def _endpoint(url: str, option: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme != "https" or not parts.netloc:
-        raise InputError.one("command line", option, f"'{url}' is not an https:// URL (bearer "
-                             "tokens are only sent over TLS)")
-    return url.strip().rstrip("/")
+def _endpoint(url: str, option: str) -> trust.Endpoint:
+    # https only: azure-core itself refuses to send a bearer token over plain http.
+    return trust.parse(url, "command line", option, ("https",))
+
+
+def _keep_tokens_home(endpoint: trust.Endpoint, audience: trust.Endpoint) -> None:
+    """Refuse to send a token that opens a known Azure cloud to another host.
+
+    That is the static token in SXCLOUD_AZURE_TOKEN (sxcloud cannot tell what it opens), and
+    a token DefaultAzureCredential gets for a known cloud's audience (--arm-audience). The
+    endpoint may be a known cloud's Resource Manager, or this machine; any other host needs
+    --trust-arm-endpoint.
+    """
+    from ...azure.credentials import TOKEN_ENV, static_token_set
+
+    if endpoint.host.rstrip(".") in ARM_HOSTS or endpoint.loopback:
+        return
+    if static_token_set():
+        token = f"the static token in {TOKEN_ENV}"
+    elif audience.host.rstrip(".") in ARM_AUDIENCE_HOSTS:
+        token = f"a token for {audience.host} (--arm-audience), which opens that Azure cloud,"
+    else:
+        return  # a token for this endpoint's own audience: it opens nothing else
+    raise InputError.one("command line", "--arm-endpoint", (
+        f"{escape.excerpt(endpoint.host)} is not the Resource Manager of a known Azure cloud "
+        f"({', '.join(ARM_HOSTS)}) nor this machine, and {token} would be sent there; pass "
+        "--trust-arm-endpoint if that host is yours (Azure Stack Hub)"))
 
 
 # --- output -----------------------------------------------------------------------------------

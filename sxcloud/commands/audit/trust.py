@@ -111,6 +111,8 @@ def _ip(host: str) -> bool:
 
 #: What stands for a credential in a message.
 REDACTED = "[credential removed]"
+#: The longest message an audit prints (most of its text may come from an endpoint).
+MESSAGE_MAX = 1000
 
 
 def redact(text: str, secrets: list[str]) -> str:
@@ -119,3 +121,10 @@ def redact(text: str, secrets: list[str]) -> str:
         if secret:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def redacted(error: InputError, secrets: list[str], limit: int = MESSAGE_MAX) -> InputError:
+    """`error` with `secrets` taken out of its messages, each cut to `limit` characters
+    (after redaction, so that no cut leaves part of a secret)."""
+    return InputError([(path, key, escape.excerpt(redact(message, secrets), limit))
+                       for path, key, message in error.problems])
