@@ -100,6 +100,10 @@ def read(target: Target, credential: Any, credential_name: str, scope: str,
         raise _problem(target, f"the answer of {target.endpoint} ({error.status_code}) is not "
                        f"the JSON ARM sends: {_first_line(str(error))}; is it a Resource "
                        "Manager endpoint?") from None
+    except UnicodeDecodeError as error:  # azure-core decodes a body before it checks it
+        raise _problem(target, f"the answer of {target.endpoint} is not the JSON ARM sends: "
+                       f"it is not UTF-8 text ({error.reason} at byte {error.start}); is it "
+                       "a Resource Manager endpoint?") from None
     except HttpResponseError as error:
         if error.status_code == 403:
             raise _problem(target, f"access denied ({_arm_error(error)}): the identity needs "

@@ -66,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError.one(path, "aws", "is not in this file, so there is no AWS security "
                              "group to audit")
     if args.group_id and not _GROUP_ID.match(args.group_id):
-        raise InputError.one(path, "--group-id", f"'{args.group_id}' is not a security group "
-                             "id (sg- and 8 or 17 hex digits)")
+        raise InputError.one(path, "--group-id", f"'{escape.excerpt(args.group_id)}' is not a "
+                             "security group id (sg- and 8 or 17 hex digits)")
     if not 0 < args.timeout <= MAX_TIMEOUT:
         raise InputError.one(path, "--timeout", f"{args.timeout:g} is not a number of seconds "
                              f"above 0 and at most {MAX_TIMEOUT}")

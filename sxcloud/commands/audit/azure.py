@@ -93,9 +93,14 @@ def run(args: argparse.Namespace) -> int:
         raise trust.redacted(error, credential.tokens) from None
     finally:
         credential.close()
-    report = drift.audit(intended, nsg, subscription=target.subscription,
-                         resource_group=target.resource_group,
-                         location=deployment.azure.location)
+    try:
+        report = drift.audit(intended, nsg, subscription=target.subscription,
+                             resource_group=target.resource_group,
+                             location=deployment.azure.location)
+    except (AttributeError, TypeError, ValueError, KeyError) as error:  # JSON, but no NSG
+        raise trust.redacted(InputError.one(target.file, "azure", (
+            f"the answer of {target.endpoint} is not a network security group as ARM "
+            f"describes it ({type(error).__name__}: {error})")), credential.tokens) from None
     warn(list(report.notes))
     if args.json:
         print_json(_data(target, report))
@@ -113,8 +118,9 @@ def _subscription(args: argparse.Namespace) -> str:
                              f"is required: name the subscription with --subscription or "
                              f"{SUBSCRIPTION_ENV}")
     if not _GUID.match(given):
-        raise InputError.one("command line", key, f"'{given}' is not a subscription id "
-                             "(a GUID such as 00000000-0000-0000-0000-000000000000)")
+        raise InputError.one("command line", key, f"'{escape.excerpt(given)}' is not a "
+                             "subscription id (a GUID such as "
+                             "00000000-0000-0000-0000-000000000000)")
     return given
 
 
