@@ -32,6 +32,21 @@ def deployment(data: dict[str, Any], path: Path | str = "test.yaml") -> config.D
     return config.parse(copy.deepcopy(data), Path(path))
 
 
+def edited(data: dict[str, Any], **edits: Any) -> dict[str, Any]:
+    """A copy of `data` with edits, keys written as `aws__endpoints` (None removes a key)."""
+    out = copy.deepcopy(data)
+    for dotted, value in edits.items():
+        *parents, last = dotted.split("__")
+        node = out
+        for key in parents:
+            node = node.setdefault(key, {})
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return out
+
+
 def toggles(data: dict[str, Any]) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
     """Options that can be flipped in an example without making it invalid."""
     appliance = data.get("appliance", {})

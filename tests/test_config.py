@@ -1,6 +1,5 @@
 """The deployment file: every class of bad input is refused with the file and the key named."""
 
-import copy
 from pathlib import Path
 
 import pytest
@@ -8,6 +7,8 @@ import yaml
 
 from sxcloud import catalog, config
 from sxcloud.errors import InputError
+
+import conftest
 
 GOOD = {
     "version": 1,
@@ -42,17 +43,7 @@ def problems(tmp_path, data, name="sxcloud.yaml"):
 
 
 def changed(**edits):
-    data = copy.deepcopy(GOOD)
-    for dotted, value in edits.items():
-        node = data
-        *parents, last = dotted.split("__")
-        for key in parents:
-            node = node.setdefault(key, {})
-        if value is None:
-            node.pop(last, None)
-        else:
-            node[last] = value
-    return data
+    return conftest.edited(GOOD, **edits)
 
 
 def only(found):

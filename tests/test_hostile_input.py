@@ -4,7 +4,6 @@ of it reaches a later stage. One test per class of attack, each as the issue des
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -16,6 +15,8 @@ import yaml
 
 from sxcloud import config, yamlfile
 from sxcloud.errors import InputError
+
+import conftest
 
 GOOD = {
     "version": 1,
@@ -56,17 +57,7 @@ def one(found: list[tuple[str, str]]) -> tuple[str, str]:
 
 def edited(**edits) -> dict:
     """GOOD with edits, keys written as aws__endpoints (None removes a key)."""
-    data = copy.deepcopy(GOOD)
-    for dotted, value in edits.items():
-        *parents, last = dotted.split("__")
-        node = data
-        for key in parents:
-            node = node.setdefault(key, {})
-        if value is None:
-            node.pop(last, None)
-        else:
-            node[last] = value
-    return data
+    return conftest.edited(GOOD, **edits)
 
 
 def good_yaml(**edits) -> str:

@@ -10,7 +10,6 @@ block still parses with Mermaid's own parser, and there is one per stack.
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 from html.parser import HTMLParser
@@ -30,7 +29,7 @@ from sxcloud.review.openings import Opening
 
 import mermaid_check
 from conftest import EXAMPLES, Synthesized
-from tfshow import plan_document, refresh_planned_values
+from tfshow import copy_rule, plan_document, refresh_planned_values
 
 DATA = Path(__file__).parent / "data" / "review"
 AWS = EXAMPLES[[p.name for p in EXAMPLES].index("aws-single.yaml")]
@@ -154,18 +153,6 @@ def assert_all_visible(review: build.Review, text: str) -> None:
 
 # --- from plans -----------------------------------------------------------------------------
 
-def _aws_rule(plan: dict[str, Any], name: str, **after: Any) -> None:
-    """A copy of the R04 rule resource under another name, with `after` changed."""
-    rule = copy.deepcopy(next(c for c in plan["resource_changes"] if c["name"].startswith("R04")))
-    config = copy.deepcopy(next(r for r in plan["configuration"]["root_module"]["resources"]
-                                if r["address"] == rule["address"]))
-    rule["address"] = config["address"] = f"{rule['type']}.{name}"
-    rule["name"] = config["name"] = name
-    rule["change"]["after"].update(after)
-    plan["resource_changes"].append(rule)
-    plan["configuration"]["root_module"]["resources"].append(config)
-
-
 def _other_resource(plan: dict[str, Any], address: str) -> None:
     rtype, name = address.split(".", 1)
     plan["resource_changes"].append({
@@ -191,9 +178,9 @@ def test_hostile_values_in_plans_hide_no_opening_and_no_finding(
         synthesized: Synthesized, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     aws = plan_document(synthesized.stack(f"{load(AWS).name}-aws"))
     for index, value in enumerate(HOSTILE):
-        _aws_rule(aws, f"h{index}", cidr_ipv4=value, from_port=3000 + index,
+        copy_rule(aws, f"h{index}", cidr_ipv4=value, from_port=3000 + index,
                   to_port=3000 + index, description=value)
-    _aws_rule(aws, "late", cidr_ipv4="0.0.0.0/2", from_port=4000, to_port=4000)
+    copy_rule(aws, "late", cidr_ipv4="0.0.0.0/2", from_port=4000, to_port=4000)
     # Addresses are Terraform's grammar (verify's reader refuses others); names are free.
     _other_resource(aws, "aws_instance.x")
 

@@ -16,6 +16,7 @@ import pytest
 from sxcloud.cli import main
 from sxcloud.review import build, settings
 
+import conftest
 from conftest import deployment, example_data
 
 DATA = Path(__file__).parent / "data" / "review"
@@ -36,17 +37,7 @@ def _settings(review: build.Review, cloud: str) -> list[settings.SettingChange]:
 
 
 def _edit(**changes: Any) -> dict[str, Any]:
-    head = copy.deepcopy(BASE)
-    for path, value in changes.items():
-        node = head
-        *parents, last = path.split("__")
-        for key in parents:
-            node = node.setdefault(key, {})
-        if value is None:
-            del node[last]
-        else:
-            node[last] = value
-    return head
+    return conftest.edited(BASE, **changes)
 
 
 def test_the_same_settings_are_no_change() -> None:

@@ -19,7 +19,7 @@ from sxcloud.review import build, markdown, mermaid, tfplan
 from sxcloud.review.openings import UNINTENDED
 
 from conftest import EXAMPLES, Synthesized
-from tfshow import applied, aws_group_lists, plan_document, refresh_planned_values
+from tfshow import applied, aws_group_lists, copy_rule, plan_document, refresh_planned_values
 
 STACKS = [(path, cloud) for path in EXAMPLES for cloud in ("aws", "azure")
           if cloud in load(path).targets]
@@ -272,23 +272,11 @@ def test_a_plan_of_another_deployment_is_refused(synthesized: Synthesized,
         build.from_plans([load(AWS)], [plan_file])
 
 
-def _aws_rule(plan: dict[str, Any], name: str, **after: Any) -> None:
-    """A copy of the R04 rule resource under another name, with `after` changed."""
-    rule = copy.deepcopy(next(c for c in plan["resource_changes"] if c["name"].startswith("R04")))
-    config = copy.deepcopy(next(r for r in plan["configuration"]["root_module"]["resources"]
-                                if r["address"] == rule["address"]))
-    rule["address"] = config["address"] = f"{rule['type']}.{name}"
-    rule["name"] = config["name"] = name
-    rule["change"]["after"].update(after)
-    plan["resource_changes"].append(rule)
-    plan["configuration"]["root_module"]["resources"].append(config)
-
-
 def test_every_tcp_port_from_the_internet_is_flagged_not_a_crash(
         synthesized: Synthesized, tmp_path: Path) -> None:
     """Issue 9: `review --plan` crashed sorting 'TCP all ports' among single ports."""
     plan = _plan(synthesized, AWS, "aws")
-    _aws_rule(plan, "wide_open", from_port=0, to_port=65535, ip_protocol="tcp",
+    copy_rule(plan, "wide_open", from_port=0, to_port=65535, ip_protocol="tcp",
               cidr_ipv4="0.0.0.0/0", description="temporary")
     stack = _review(AWS, plan, tmp_path)
     assert any("inbound TCP all ports from 0.0.0.0/0" in f for f in stack.findings)

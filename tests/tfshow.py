@@ -323,3 +323,15 @@ def in_modules(document: dict[str, Any], modules: list[str], *,
             module = {"module_calls": {name: {"source": f"./{name}", "module": module}}}
         out["configuration"]["root_module"] = module
     return out
+
+
+def copy_rule(plan: dict[str, Any], name: str, **after: Any) -> None:
+    """A copy of the R04 rule resource under another name, with `after` changed."""
+    rule = copy.deepcopy(next(c for c in plan["resource_changes"] if c["name"].startswith("R04")))
+    config = copy.deepcopy(next(r for r in plan["configuration"]["root_module"]["resources"]
+                                if r["address"] == rule["address"]))
+    rule["address"] = config["address"] = f"{rule['type']}.{name}"
+    rule["name"] = config["name"] = name
+    rule["change"]["after"].update(after)
+    plan["resource_changes"].append(rule)
+    plan["configuration"]["root_module"]["resources"].append(config)
