@@ -24,7 +24,6 @@ from ..common import add_json, print_json, progress, resolve, warn
 from . import trust
 
 _GROUP_ID = re.compile(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")
-MAX_TIMEOUT = 600  # seconds; more is a typo, not a wish
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -68,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.group_id and not _GROUP_ID.match(args.group_id):
         raise InputError.one(path, "--group-id", f"'{escape.excerpt(args.group_id)}' is not a "
                              "security group id (sg- and 8 or 17 hex digits)")
-    if not 0 < args.timeout <= MAX_TIMEOUT:
-        raise InputError.one(path, "--timeout", f"{args.timeout:g} is not a number of seconds "
-                             f"above 0 and at most {MAX_TIMEOUT}")
+    trust.check_timeout(args.timeout, path)
     region = args.region or deployment.aws.region
     endpoint = _endpoint(args, path, deployment.aws.endpoints.get("ec2"))
     progress(f"auditing {deployment.name} in {region}"

@@ -26,7 +26,6 @@ from . import trust
 
 SUBSCRIPTION_ENV = "AZURE_SUBSCRIPTION_ID"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-MAX_TIMEOUT = 600  # seconds; more is a typo, not a wish
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -73,9 +72,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError.one(deployment.path, "azure", "is missing: the file deploys no NSG, "
                              "so there is nothing to audit on Azure")
     intended = plan(deployment)
-    if not 0 < args.timeout <= MAX_TIMEOUT:
-        raise InputError.one("command line", "--timeout", f"{args.timeout:g} is not a number "
-                             f"of seconds above 0 and at most {MAX_TIMEOUT}")
+    trust.check_timeout(args.timeout, "command line")
     endpoint = _endpoint(args.arm_endpoint, "--arm-endpoint")
     audience = _endpoint(args.arm_audience, "--arm-audience") if args.arm_audience else endpoint
     if not args.trust_arm_endpoint:

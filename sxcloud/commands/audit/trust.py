@@ -28,6 +28,15 @@ _SAFE_PATH = re.compile(r"^[A-Za-z0-9._~/-]*$")
 
 LOOPBACK_NAMES = ("localhost",)
 
+MAX_TIMEOUT = 600  # seconds; more is a typo, not a wish
+
+
+def check_timeout(seconds: float, where: Path | str) -> None:
+    """Refuse a --timeout that is not a sensible number of seconds (NaN included)."""
+    if not 0 < seconds <= MAX_TIMEOUT:
+        raise InputError.one(where, "--timeout", f"{seconds:g} is not a number of seconds "
+                             f"above 0 and at most {MAX_TIMEOUT}")
+
 
 @dataclass(frozen=True)
 class Endpoint:
