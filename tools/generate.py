@@ -112,7 +112,7 @@ def _azure() -> dict[str, Any]:
         "slots": slots,
         "fixed_rules": _azure_fixed_rules(),
         "limits": {
-            "name_pattern": azure_limits._NAME.pattern,
+            "name_pattern": azure_limits._NAME.pattern, "name_max": azure_limits.NAME_MAX,
             "description_max": azure_limits.DESCRIPTION_MAX, "rules_max": azure_limits.RULES_MAX,
             "addresses_max": azure_limits.ADDRESSES_MAX,
             "asgs_per_side_max": azure_limits.ASGS_PER_SIDE_MAX,

@@ -1229,6 +1229,7 @@ locals {
     ]
     limits = {
       name_pattern      = "[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?"
+      name_max          = 80
       description_max   = 140
       rules_max         = 1000
       addresses_max     = 4000

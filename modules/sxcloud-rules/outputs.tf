@@ -23,7 +23,17 @@ output "aws_usage" {
   value       = local.aws_usage
 }
 
+output "azure_resources" {
+  description = "The `resource` block of sxcloud's Azure stack for this deployment (null without an azure section): resource type -> name -> attributes."
+  value       = local.azure_resources
+
+  precondition {
+    condition     = length(local.azure_problems) == 0
+    error_message = join("\n", local.azure_problems)
+  }
+}
+
 output "warnings" {
   description = "What sxcloud warns about for this deployment (the loader's warnings without the file name, then the clouds')."
-  value       = concat(local.input_warnings, local.aws_warnings)
+  value       = concat(local.input_warnings, local.aws_warnings, local.azure_warnings)
 }
