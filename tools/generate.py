@@ -34,9 +34,11 @@ NAME = "%s"
 def _rows() -> list[dict[str, Any]]:
     return [{
         "id": r.id, "slug": r.slug,
-        "services": [{"protocol": s.protocol, "port": s.port} for s in r.services],
+        # port 0 stands for "all" (protocol "all"), so that every service has one type
+        "services": [{"protocol": s.protocol, "port": s.port or 0} for s in r.services],
         "source": r.source, "target": r.target, "rationale": r.rationale,
-        "feature": r.feature, "internal": r.internal, "dns": r.dns, "cluster": r.cluster,
+        # "" for none: one type for every row (see flows in aws.tf)
+        "feature": r.feature or "", "internal": r.internal, "dns": r.dns or "", "cluster": r.cluster,
         "simple_only": r.simple_only,
     } for r in catalog.ROWS]
 

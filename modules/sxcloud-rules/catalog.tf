@@ -12,9 +12,9 @@ locals {
         source      = "appliance"
         target      = "internet"
         rationale   = "Fetch software updates and open remote support sessions with the vendor."
-        feature     = null
+        feature     = ""
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -25,9 +25,9 @@ locals {
         source      = "appliance"
         target      = "appliance_peers"
         rationale   = "Appliances of one cluster synchronise with each other over SSH."
-        feature     = null
+        feature     = ""
         internal    = true
-        dns         = null
+        dns         = ""
         cluster     = true
         simple_only = false
       },
@@ -38,9 +38,9 @@ locals {
         source      = "internal_mail_server"
         target      = "appliance"
         rationale   = "The internal mail server hands outgoing mail to the appliance for encryption."
-        feature     = null
+        feature     = ""
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -51,9 +51,9 @@ locals {
         source      = "internet"
         target      = "appliance"
         rationale   = "Mail servers on the Internet deliver mail to the appliance."
-        feature     = null
+        feature     = ""
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -64,9 +64,9 @@ locals {
         source      = "appliance"
         target      = "internet"
         rationale   = "The appliance delivers outgoing mail directly to the mail servers of recipients."
-        feature     = null
+        feature     = ""
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -77,9 +77,9 @@ locals {
         source      = "appliance"
         target      = "internal_mail_server"
         rationale   = "The appliance passes decrypted inbound mail on to the internal mail server."
-        feature     = null
+        feature     = ""
         internal    = true
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -90,7 +90,7 @@ locals {
         source      = "appliance"
         target      = "internal_nameserver"
         rationale   = "Name resolution through the internal DNS servers of the organisation."
-        feature     = null
+        feature     = ""
         internal    = true
         dns         = "internal"
         cluster     = false
@@ -103,7 +103,7 @@ locals {
         source      = "appliance"
         target      = "external_nameserver"
         rationale   = "Name resolution through chosen DNS servers outside the organisation."
-        feature     = null
+        feature     = ""
         internal    = false
         dns         = "external"
         cluster     = false
@@ -116,7 +116,7 @@ locals {
         source      = "appliance"
         target      = "internet"
         rationale   = "Name resolution by the built-in resolver of the appliance, which asks Internet name servers."
-        feature     = null
+        feature     = ""
         internal    = false
         dns         = "builtin"
         cluster     = false
@@ -131,7 +131,7 @@ locals {
         rationale   = "Signature updates for the virus, spam and phishing protection (VSPP)."
         feature     = "vspp_updates"
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -142,9 +142,9 @@ locals {
         source      = "internet"
         target      = "appliance"
         rationale   = "Recipients reach Secure WebMail over TLS."
-        feature     = null
+        feature     = ""
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -157,7 +157,7 @@ locals {
         rationale   = "VSPP asks the DCC network whether a message is bulk spam."
         feature     = "vspp_dcc"
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -170,7 +170,7 @@ locals {
         rationale   = "VSPP asks Pyzor servers for spam signatures."
         feature     = "vspp_pyzor"
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -183,7 +183,7 @@ locals {
         rationale   = "Clock synchronisation with public time servers."
         feature     = "ntp"
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -196,7 +196,7 @@ locals {
         rationale   = "Administration web interface over plain HTTP; the vendor advises against it."
         feature     = "admin_http"
         internal    = true
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -209,7 +209,7 @@ locals {
         rationale   = "Administration web interface over TLS, the access the vendor recommends."
         feature     = "admin_https"
         internal    = true
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -222,20 +222,20 @@ locals {
         rationale   = "Text messages (SMS) are sent through the aspsms.com gateway."
         feature     = "sms"
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
       {
         id          = "X01"
         slug        = "simple-internal"
-        services    = [{ protocol = "all", port = null }]
+        services    = [{ protocol = "all", port = 0 }]
         source      = "appliance"
         target      = "internal_network"
         rationale   = "Simple installation: no firewall inside, so all traffic with the internal network is allowed both ways."
-        feature     = null
+        feature     = ""
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = true
       },

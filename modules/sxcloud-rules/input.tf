@@ -2,7 +2,7 @@
 # and the deployment with the JSON Schema's defaults filled in (`local.d`).
 #
 # Everything here is written so that bad input never makes an expression fail: a value of the
-# wrong type reads as absent (try), and its problem is listed instead. The `deployment`
+# wrong type reads as absent (try), and its problem is listed instead. The `warnings`
 # output's precondition then fails the plan with every problem at once.
 
 locals {
@@ -117,11 +117,17 @@ locals {
         strcontains(e.text, ":") && strcontains(local.cidr_network[e.key], ".") ? "'${e.text}' is an IPv4-mapped IPv6 range, which this module does not take; write the IPv4 range" :
         cidrhost(e.text, 0) != cidrhost("${split("/", e.text)[0]}/${strcontains(e.text, ":") ? 128 : 32}", 0) ? "'${e.text}' has host bits set; the network is ${local.cidr_network[e.key]}" :
         endswith(local.cidr_network[e.key], "/0") ? "${local.cidr_network[e.key]} is the whole Internet; a role must name its own hosts or networks (the Internet is built in)" :
-        index([for x in local.cidr_parsed[r] : local.cidr_network[x.key]], local.cidr_network[e.key]) < i ? "${local.cidr_network[e.key]} is listed twice" :
+        local.cidr_first[r][local.cidr_network[e.key]][0] < i ? "${local.cidr_network[e.key]} is listed twice" :
         null
       )
     }
   ]...)
+  # role -> network -> the indexes where it is listed (linear, for roles with thousands).
+  cidr_first = {
+    for r in local.roles : r => {
+      for i, e in local.cidr_parsed[r] : local.cidr_network[e.key] => i... if local.cidr_network[e.key] != null
+    }
+  }
   # IPv4 as Python's ipaddress takes it (Terraform also takes leading zeros, Python does not).
   ipv4 = "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/([0-9]+)$"
   # entry key -> its canonical network (host bits cleared), or null when it is no CIDR.
