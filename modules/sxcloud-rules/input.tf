@@ -207,7 +207,7 @@ locals {
     [for k in local.given["aws.endpoints"] : { key = "aws.endpoints", value = k, pattern = local.patterns.endpoint_name, what = "a service name: lower-case letters and digits", present = true }],
     flatten([for r, b in local.aws_bindings_raw : [
       for kind in ["security_group_ids", "prefix_list_ids"] : [
-        for i, v in try([for x in b[kind] : x], []) : { key = "aws.bindings.${r}.${kind}[${i}]", value = v, pattern = local.patterns[kind], what = "${substr(kind, 0, 2)}- and 8 or 17 hex digits", present = true }
+        for i, v in try([for x in b[kind] : x], []) : { key = "aws.bindings.${r}.${kind}[${i}]", value = v, pattern = local.patterns[kind], what = "${kind == "security_group_ids" ? "sg" : "pl"}- and 8 or 17 hex digits", present = true }
       ]
     ]]),
     flatten([for l in local.arm_lists : [for i, v in l.ids : { key = "${l.key}[${i}]", value = v, pattern = local.patterns.arm_id, what = "an Azure resource id: /subscriptions/.../providers/Microsoft.Network/...", present = true }]]),
