@@ -77,17 +77,34 @@ def _schema() -> dict[str, Any]:
             "vpc_id": aws["properties"]["vpc_id"]["pattern"],
             "security_group_ids": defs["awsBinding"]["properties"]["security_group_ids"]["items"]["pattern"],
             "prefix_list_ids": defs["awsBinding"]["properties"]["prefix_list_ids"]["items"]["pattern"],
-            "endpoint_name": aws["properties"]["endpoints"]["propertyNames"]["pattern"],
-            "endpoint_url": aws["properties"]["endpoints"]["additionalProperties"]["pattern"],
+            "endpoint_name": _endpoint_names(aws["properties"]["endpoints"]),
+            "endpoint_url": _endpoint_url(aws["properties"]["endpoints"], defs),
             "location": azure["properties"]["location"]["pattern"],
             "resource_group": azure["properties"]["resource_group"]["pattern"],
             "arm_id": defs["armIds"]["items"]["pattern"],
         },
         "asgs_per_binding": defs["azureBinding"]["properties"]["application_security_group_ids"]["maxItems"],
-        "backends": defs["backend"]["propertyNames"]["enum"],
+        "backends": (defs["backend"].get("propertyNames", {}).get("enum")
+                     or list(defs["backend"]["properties"])),
         # What each list of Azure ids must name (config._ARM_KINDS), lower-case.
         "arm_kinds": dict(config._ARM_KINDS),
     }
+
+
+def _endpoint_names(endpoints: dict[str, Any]) -> str:
+    """A regex of the service names `aws.endpoints` takes (a pattern, or a list of names)."""
+    if "propertyNames" in endpoints:
+        return endpoints["propertyNames"]["pattern"]
+    return "^(" + "|".join(sorted(endpoints["properties"])) + ")$"
+
+
+def _endpoint_url(endpoints: dict[str, Any], defs: dict[str, Any]) -> str:
+    """The pattern of an endpoint URL, inline or behind a $ref. A schema that leaves URLs to
+    the loader's parser has none: the module then checks the form http(s)://host... only."""
+    node = endpoints.get("additionalProperties") or next(iter(endpoints["properties"].values()))
+    while "$ref" in node:
+        node = defs[node["$ref"].rsplit("/", 1)[-1]]
+    return node.get("pattern", r"^https?://[^\s/?#@]+(/[^\s?#@]*)?$")
 
 
 def _aws() -> dict[str, Any]:
