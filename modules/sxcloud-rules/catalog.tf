@@ -254,6 +254,7 @@ locals {
       roles                = ["internal_network", "internal_mail_server", "internal_nameserver", "external_nameserver", "admin_pc"]
       aws                  = ["region", "vpc_id", "bindings", "endpoints", "backend", "rule_quota"]
       "aws.bindings"       = ["internal_network", "internal_mail_server", "internal_nameserver", "external_nameserver", "admin_pc"]
+      "aws.endpoints"      = ["ec2", "iam", "sts"]
       aws_binding          = ["security_group_ids", "prefix_list_ids"]
       azure                = ["location", "resource_group", "bindings", "associate", "backend"]
       "azure.bindings"     = ["internal_network", "internal_mail_server", "internal_nameserver", "external_nameserver", "admin_pc"]
@@ -290,23 +291,37 @@ locals {
       maximum = 1000
     }
     patterns = {
-      name               = "^[a-z0-9-]{1,40}$"
-      region             = "^[a-z]{2}(-[a-z]+)+-[0-9]+$"
-      vpc_id             = "^vpc-([0-9a-f]{8}|[0-9a-f]{17})$"
-      security_group_ids = "^sg-([0-9a-f]{8}|[0-9a-f]{17})$"
-      prefix_list_ids    = "^pl-([0-9a-f]{8}|[0-9a-f]{17})$"
-      endpoint_name      = "^[a-z0-9]+$"
-      endpoint_url       = "^https?://[^\\s]+$"
-      location           = "^[a-z0-9]+$"
-      resource_group     = "^[-\\w._()]{1,90}$"
-      arm_id             = "^/subscriptions/[^/]+/[Rr]esource[Gg]roups/[^/]+/providers/Microsoft\\.Network/[^/]+/[^/]+(/[^/]+/[^/]+)?$"
+      name                           = "^[a-z0-9-]{1,40}$"
+      region                         = "^[a-z]{2}(-[a-z]+)+-[0-9]+$"
+      vpc_id                         = "^vpc-([0-9a-f]{8}|[0-9a-f]{17})$"
+      security_group_ids             = "^sg-([0-9a-f]{8}|[0-9a-f]{17})$"
+      prefix_list_ids                = "^pl-([0-9a-f]{8}|[0-9a-f]{17})$"
+      endpoint_url                   = "^https?://(?:(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?)(?:/(?:[A-Za-z0-9._~/-]|%[0-9A-Fa-f]{2})*)?$"
+      location                       = "^[a-z0-9]+$"
+      resource_group                 = "^[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()]$"
+      application_security_group_ids = "^/subscriptions/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/resourceGroups/[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()]/providers/Microsoft\\.Network/applicationSecurityGroups/[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,78}[A-Za-z0-9_])?$"
+      subnet_ids                     = "^/subscriptions/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/resourceGroups/[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()]/providers/Microsoft\\.Network/virtualNetworks/[A-Za-z0-9][-A-Za-z0-9_.]{0,62}[A-Za-z0-9_]/subnets/[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,78}[A-Za-z0-9_])?$"
+      network_interface_ids          = "^/subscriptions/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/resourceGroups/[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()]/providers/Microsoft\\.Network/networkInterfaces/[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,78}[A-Za-z0-9_])?$"
+    }
+    name_forbidden_prefix = "sg-"
+    hints = {
+      name                           = "lower-case letters, digits and '-', 1 to 40 characters, not starting with 'sg-'"
+      region                         = "an AWS region such as eu-central-1"
+      vpc_id                         = "vpc- and 8 or 17 hex digits"
+      security_group_ids             = "sg- and 8 or 17 hex digits"
+      prefix_list_ids                = "pl- and 8 or 17 hex digits"
+      endpoints                      = "an http:// or https:// URL"
+      location                       = "an Azure location such as westeurope"
+      resource_group                 = "an Azure resource group name: 1-90 of A-Z a-z 0-9 - _ . ( ), not ending in '.'"
+      application_security_group_ids = "the id of an application security group: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/applicationSecurityGroups/<name>"
+      subnet_ids                     = "the id of a subnet: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<name>"
+      network_interface_ids          = "the id of a network interface: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/networkInterfaces/<name>"
     }
     asgs_per_binding = 10
-    backends         = ["s3", "azurerm", "gcs", "remote", "http", "local"]
-    arm_kinds = {
-      application_security_group_ids = "/providers/microsoft.network/applicationsecuritygroups/"
-      subnet_ids                     = "/subnets/"
-      network_interface_ids          = "/providers/microsoft.network/networkinterfaces/"
+    backends         = ["s3", "azurerm", "gcs", "http", "local", "remote"]
+    widest_prefix = {
+      IPv4 = 8
+      IPv6 = 7
     }
   }
   aws_tables = {

@@ -75,3 +75,27 @@ run "quota_overrun" {
   }
   expect_failures = [output.aws_resources]
 }
+
+run "name_starting_with_sg" {
+  command = plan
+  variables {
+    deployment = merge(var.deployment, { name = "sg-mail" })
+  }
+  expect_failures = [output.warnings]
+}
+
+run "control_character_in_a_backend_setting" {
+  command = plan
+  variables {
+    deployment = merge(var.deployment, { aws = merge(var.deployment.aws, { backend = { s3 = { bucket = "b\u0007", key = "k", region = "eu-central-1" } } }) })
+  }
+  expect_failures = [output.warnings]
+}
+
+run "role_wider_than_a_slash_8" {
+  command = plan
+  variables {
+    deployment = merge(var.deployment, { roles = merge(var.deployment.roles, { admin_pc = ["10.0.0.0/7"] }) })
+  }
+  expect_failures = [output.warnings]
+}
