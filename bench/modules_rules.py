@@ -7,17 +7,26 @@ sys) and the median peak resident memory. With --check, the plan's outputs are a
 with sxcloud's own resource blocks (the equivalence proof at that size).
 
     .venv/bin/python bench/modules_rules.py [--sizes 1,256,4096] [--runs N] [--check]
+
+With --sweep, the whole sweep instead: all 4,096 combinations (each with both cloud
+sections), planned in chunks of --chunk deployments, --parallel plans at a time, every
+chunk's outputs compared with sxcloud's (0 differences expected).
+
+    .venv/bin/python bench/modules_rules.py --sweep [--chunk 128] [--parallel 1]
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import concurrent.futures
+import queue
+import resource
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,16 +65,49 @@ def measure(workdir: Path, runs: int) -> tuple[float, float, float]:
 
 def check(workdir: Path, docs: dict[str, dict]) -> int:
     """Scenarios whose outputs differ from sxcloud's (after the plan that measure() made)."""
-    outputs = mr.plan_outputs(workdir)
-    differences = 0
-    for name, document in docs.items():
-        d = config.parse(copy.deepcopy(document), Path(f"{name}.yaml"))
-        got = outputs[name]
-        want = {cloud: mr.expected(d, cloud) if cloud in d.targets else None for cloud in ("aws", "azure")}
-        differences += (got["aws"] != want["aws"]) + (got["azure"] != want["azure"])
-        differences += got["usage"] != mr.expected_usage(d)
-        differences += sorted(got["warnings"]) != mr.expected_warnings(d)
-    return differences
+    return len(mr.differences(mr.plan_outputs(workdir), docs))
+
+
+def whole_sweep(chunk: int, parallel: int) -> None:
+    """Plan all 4,096 combinations of the sweep (both clouds each) in chunks of `chunk`
+    deployments, `parallel` plans at a time, and compare every chunk's outputs with sxcloud's
+    while the next ones plan. Prints the combinations compared, the differences, the wall
+    time and the largest peak RSS of one terraform process."""
+    docs = mr.sweep_documents()
+    names = sorted(docs)
+    chunks = [names[i:i + chunk] for i in range(0, len(names), chunk)]
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        # One root per worker, initialised once; each chunk rewrites its scenarios.json.
+        free = queue.SimpleQueue()
+        for w in range(parallel):
+            workdir = mr.root(Path(tmp) / str(w), {})
+            if mr.terraform(workdir, "init", "-backend=false").returncode != 0:
+                sys.exit(f"terraform init failed in {workdir}")
+            free.put(workdir)
+
+        def plan(part: list[str]) -> tuple[list[str], dict]:
+            workdir = free.get()
+            try:
+                mr.root(workdir, {k: docs[k] for k in part})
+                return part, mr.plan_outputs(workdir)
+            finally:
+                free.put(workdir)
+
+        compared, different = 0, []
+        with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+            for future in concurrent.futures.as_completed([pool.submit(plan, c) for c in chunks]):
+                part, outputs = future.result()
+                different += mr.differences(outputs, {k: docs[k] for k in part})
+                compared += len(part)
+                print(f"  {compared}/{len(names)} compared, {len(different)} differences, "
+                      f"{time.monotonic() - start:.0f} s", flush=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"sweep: {compared} combinations (aws and azure each), chunks of {chunk}, {parallel} "
+          f"at a time: {len(different)} differences, {time.monotonic() - start:.0f} s wall, "
+          f"peak RSS of one terraform {peak:.0f} MB")
+    for line in different[:20]:
+        print("  differs:", line)
 
 
 def main() -> None:
@@ -73,7 +115,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,64,256")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--sweep", action="store_true",
+                        help="compare all 4,096 combinations, in chunks (see --chunk, --parallel)")
+    parser.add_argument("--chunk", type=int, default=128)
+    parser.add_argument("--parallel", type=int, default=1)
     args = parser.parse_args()
+    if args.sweep:
+        whole_sweep(args.chunk, args.parallel)
+        return
     print("| deployments | plan wall (median) | CPU | peak RSS | differences |")
     print("|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):

@@ -99,6 +99,23 @@ def expected_warnings(d: config.Deployment) -> list[str]:
     return sorted(out)
 
 
+def differences(outputs: dict[str, Any], documents: dict[str, Document]) -> list[str]:
+    """The scenarios (and which of their outputs) that differ from what sxcloud computes:
+    `outputs` is the `results` output of a root() plan over `documents`."""
+    out = []
+    for name, document in documents.items():
+        d = config.parse(copy.deepcopy(document), Path(f"{name}.yaml"))
+        got = outputs[name]
+        for cloud in ("aws", "azure"):
+            if got[cloud] != (expected(d, cloud) if cloud in d.targets else None):
+                out.append(f"{name}: {cloud}")
+        if got["usage"] != expected_usage(d):
+            out.append(f"{name}: usage")
+        if sorted(got["warnings"]) != expected_warnings(d):
+            out.append(f"{name}: warnings")
+    return out
+
+
 def sweep_documents() -> dict[str, Document]:
     """The 4,096 option combinations of tests/sweep.py, as deployment documents."""
     return {f"sweep-{i:04d}": sweep.as_document(options, "sweep")
