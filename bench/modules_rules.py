@@ -18,8 +18,6 @@ chunk's outputs compared with sxcloud's (0 differences expected).
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import queue
 import resource
 import re
 import statistics
@@ -69,39 +67,9 @@ def check(workdir: Path, docs: dict[str, dict]) -> int:
 
 
 def whole_sweep(chunk: int, parallel: int) -> None:
-    """Plan all 4,096 combinations of the sweep (both clouds each) in chunks of `chunk`
-    deployments, `parallel` plans at a time, and compare every chunk's outputs with sxcloud's
-    while the next ones plan. Prints the combinations compared, the differences, the wall
-    time and the largest peak RSS of one terraform process."""
-    docs = mr.sweep_documents()
-    names = sorted(docs)
-    chunks = [names[i:i + chunk] for i in range(0, len(names), chunk)]
+    """The whole sweep (mr.sweep_in_chunks), with its wall time and peak memory."""
     start = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp:
-        # One root per worker, initialised once; each chunk rewrites its scenarios.json.
-        free = queue.SimpleQueue()
-        for w in range(parallel):
-            workdir = mr.root(Path(tmp) / str(w), {})
-            if mr.terraform(workdir, "init", "-backend=false").returncode != 0:
-                sys.exit(f"terraform init failed in {workdir}")
-            free.put(workdir)
-
-        def plan(part: list[str]) -> tuple[list[str], dict]:
-            workdir = free.get()
-            try:
-                mr.root(workdir, {k: docs[k] for k in part})
-                return part, mr.plan_outputs(workdir)
-            finally:
-                free.put(workdir)
-
-        compared, different = 0, []
-        with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
-            for future in concurrent.futures.as_completed([pool.submit(plan, c) for c in chunks]):
-                part, outputs = future.result()
-                different += mr.differences(outputs, {k: docs[k] for k in part})
-                compared += len(part)
-                print(f"  {compared}/{len(names)} compared, {len(different)} differences, "
-                      f"{time.monotonic() - start:.0f} s", flush=True)
+    compared, different = mr.sweep_in_chunks(chunk, parallel, progress=print)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"sweep: {compared} combinations (aws and azure each), chunks of {chunk}, {parallel} "
           f"at a time: {len(different)} differences, {time.monotonic() - start:.0f} s wall, "

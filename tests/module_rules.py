@@ -9,12 +9,16 @@ attribute functions the constructs use (aws/attributes.py, azure/attributes.py) 
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import json
 import os
+import queue
 import subprocess
+import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import sweep
 from conftest import ROOT
@@ -114,6 +118,45 @@ def differences(outputs: dict[str, Any], documents: dict[str, Document]) -> list
         if sorted(got["warnings"]) != expected_warnings(d):
             out.append(f"{name}: warnings")
     return out
+
+
+def sweep_in_chunks(chunk: int, parallel: int = 1,
+                    progress: Callable[[str], None] | None = None) -> tuple[int, list[str]]:
+    """Plan all 4,096 combinations of the sweep in chunks of `chunk` deployments (one plan of
+    them all does not fit this machine's memory), `parallel` plans at a time, and compare
+    each chunk's outputs with sxcloud's while the next ones plan. Returns the number of
+    combinations compared and the differences (see differences())."""
+    docs = sweep_documents()
+    names = sorted(docs)
+    chunks = [names[i:i + chunk] for i in range(0, len(names), chunk)]
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        # One root per worker, initialised once; each chunk rewrites its scenarios.json.
+        free: queue.SimpleQueue[Path] = queue.SimpleQueue()
+        for w in range(parallel):
+            workdir = root(Path(tmp) / str(w), {})
+            init = terraform(workdir, "init", "-backend=false")
+            assert init.returncode == 0, init.stdout + init.stderr
+            free.put(workdir)
+
+        def plan(part: list[str]) -> tuple[list[str], dict[str, Any]]:
+            workdir = free.get()
+            try:
+                root(workdir, {k: docs[k] for k in part})
+                return part, plan_outputs(workdir)
+            finally:
+                free.put(workdir)
+
+        compared, different = 0, []
+        with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+            for future in concurrent.futures.as_completed([pool.submit(plan, c) for c in chunks]):
+                part, outputs = future.result()
+                different += differences(outputs, {k: docs[k] for k in part})
+                compared += len(part)
+                if progress:
+                    progress(f"  {compared}/{len(names)} compared, {len(different)} differences, "
+                             f"{time.monotonic() - start:.0f} s")
+    return compared, different
 
 
 def sweep_documents() -> dict[str, Document]:
