@@ -22,7 +22,7 @@ import module_rules as mr
 import sweep
 from conftest import EXAMPLES, ROOT, example_data, toggles
 from sxcloud import config
-from test_config import ASG, GOOD, changed
+from test_config import ASG, changed
 from tools import generate
 
 SWEEP_STRIDE = 16
@@ -104,7 +104,7 @@ def test_whole_sweep_equals_sxcloud_in_chunks():
 # --- bad input ------------------------------------------------------------------------------
 
 def _bad(label: str, **edits) -> dict:
-    """test_config's GOOD with these edits, named after the case (unless the case is the name)."""
+    """test_config's good file with these edits, named after the case (unless the case is the name)."""
     data = changed(**edits)
     if "name" not in edits:
         data["name"] = label
