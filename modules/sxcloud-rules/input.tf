@@ -1,0 +1,284 @@
+# The deployment file: its problems (each "KEY: message", as sxcloud's loader names keys),
+# and the deployment with the JSON Schema's defaults filled in (`local.d`).
+#
+# Everything here is written so that bad input never makes an expression fail: a value of the
+# wrong type reads as absent (try), and its problem is listed instead. The `deployment`
+# output's precondition then fails the plan with every problem at once.
+
+locals {
+  doc      = var.deployment
+  keys     = local.schema.keys
+  patterns = local.schema.patterns
+  defaults = local.schema.defaults
+  roles    = local.catalog.configured_roles
+
+  # Sections: whether each is given, and whether it is a mapping.
+  section_parent = {
+    "appliance"      = "", "appliance.features" = "appliance", "roles" = "", "aws" = "",
+    "aws.bindings"   = "aws", "aws.endpoints" = "aws", "aws.backend" = "aws", "azure" = "",
+    "azure.bindings" = "azure", "azure.associate" = "azure", "azure.backend" = "azure",
+  }
+  has     = { for s, v in local.sections_raw : s => can(keys(v)) }
+  present = { for s, p in local.section_parent : s => contains(local.given[p], reverse(split(".", s))[0]) }
+  sections_raw = {
+    "appliance"          = try(local.doc.appliance, null)
+    "appliance.features" = try(local.doc.appliance.features, null)
+    "roles"              = try(local.doc.roles, null)
+    "aws"                = try(local.doc.aws, null)
+    "aws.bindings"       = try(local.doc.aws.bindings, null)
+    "aws.endpoints"      = try(local.doc.aws.endpoints, null)
+    "aws.backend"        = try(local.doc.aws.backend, null)
+    "azure"              = try(local.doc.azure, null)
+    "azure.bindings"     = try(local.doc.azure.bindings, null)
+    "azure.associate"    = try(local.doc.azure.associate, null)
+    "azure.backend"      = try(local.doc.azure.backend, null)
+  }
+  # Keys given in each section (none when the section is absent or not a mapping).
+  given = merge({ "" = keys(local.doc) }, {
+    for k, v in local.sections_raw : k => try(keys(v), [])
+  })
+
+  # --- values with the schema's defaults (what the rest of the module reads) --------------
+
+  aws_bindings_raw   = { for r in local.roles : r => try(local.doc.aws.bindings[r], null) if contains(local.given["aws.bindings"], r) }
+  azure_bindings_raw = { for r in local.roles : r => try(local.doc.azure.bindings[r], null) if contains(local.given["azure.bindings"], r) }
+
+  d = {
+    name = try(tostring(local.doc.name), "")
+    appliance = {
+      cluster           = try(coalesce(tobool(local.doc.appliance.cluster), local.defaults.appliance.cluster), local.defaults.appliance.cluster)
+      internal_firewall = try(coalesce(tobool(local.doc.appliance.internal_firewall), local.defaults.appliance.internal_firewall), local.defaults.appliance.internal_firewall)
+      ipv6              = try(coalesce(tobool(local.doc.appliance.ipv6), local.defaults.appliance.ipv6), local.defaults.appliance.ipv6)
+      dns               = try(contains(local.schema.dns_modes, local.doc.appliance.dns) ? tostring(local.doc.appliance.dns) : local.defaults.appliance.dns, local.defaults.appliance.dns)
+      features = {
+        for f, default in local.defaults.features :
+        f => try(coalesce(tobool(local.doc.appliance.features[f]), default), default)
+      }
+    }
+    # role -> its valid CIDRs, canonical (as Python's ipaddress writes them), first occurrence.
+    roles = {
+      for r in local.roles : r => distinct([for e in local.cidr_entries[r] : e.network if e.problem == null])
+    }
+    aws = !local.has.aws ? null : {
+      region     = try(tostring(local.doc.aws.region), "")
+      vpc_id     = try(tostring(local.doc.aws.vpc_id), "")
+      rule_quota = try(coalesce(tonumber(local.doc.aws.rule_quota), local.defaults.rule_quota), local.defaults.rule_quota)
+      bindings = {
+        for r, b in local.aws_bindings_raw : r => {
+          security_group_ids = try([for v in b.security_group_ids : tostring(v)], [])
+          prefix_list_ids    = try([for v in b.prefix_list_ids : tostring(v)], [])
+        }
+      }
+    }
+    azure = !local.has.azure ? null : {
+      location       = try(tostring(local.doc.azure.location), "")
+      resource_group = try(tostring(local.doc.azure.resource_group), "")
+      bindings = {
+        for r, b in local.azure_bindings_raw : r => try([for v in b.application_security_group_ids : tostring(v)], [])
+      }
+      subnet_ids            = try([for v in local.doc.azure.associate.subnet_ids : tostring(v)], [])
+      network_interface_ids = try([for v in local.doc.azure.associate.network_interface_ids : tostring(v)], [])
+    }
+  }
+  targets = [for c in ["aws", "azure"] : c if local.d[c] != null]
+
+  # --- CIDRs ------------------------------------------------------------------------------
+
+  # role -> its list as given (empty when absent or not a list).
+  role_lists = {
+    for r in local.roles : r => try([for e in local.doc.roles[r] : e if !can(keys(local.doc.roles[r]))], [])
+  }
+  cidr_parsed = {
+    for r in local.roles : r => [
+      for i, e in local.role_lists[r] : {
+        key  = "roles.${r}[${i}]"
+        text = try(tostring(e) == e && e != null ? trimspace(e) : null, null)
+      }
+    ]
+  }
+  cidr_entries = {
+    for r in local.roles : r => [
+      for i, e in local.cidr_parsed[r] : merge(e, {
+        network = local.cidr_network[e.key]
+        problem = try(local.cidr_problem[e.key], "'${e.text}' is not a valid CIDR block")
+      })
+    ]
+  }
+  cidr_problem = merge([
+    for r in local.roles : {
+      for i, e in local.cidr_parsed[r] : e.key => (
+        e.text == null ? "must be a CIDR string such as 10.0.0.0/16" :
+        !strcontains(e.text, "/") ? (
+          can(regex(local.ipv4, "${e.text}/32")) ? "'${e.text}' is a host address without a prefix length; write ${e.text}/32" :
+          strcontains(e.text, ":") && can(cidrhost("${e.text}/128", 0)) ? "'${e.text}' is a host address without a prefix length; write ${cidrhost("${e.text}/128", 0)}/128" :
+          "'${e.text}' is not a CIDR block (such as 10.0.0.0/16)"
+        ) :
+        local.cidr_network[e.key] == null ? "'${e.text}' is not a valid CIDR block" :
+        strcontains(e.text, ":") && strcontains(local.cidr_network[e.key], ".") ? "'${e.text}' is an IPv4-mapped IPv6 range, which this module does not take; write the IPv4 range" :
+        cidrhost(e.text, 0) != cidrhost("${split("/", e.text)[0]}/${strcontains(e.text, ":") ? 128 : 32}", 0) ? "'${e.text}' has host bits set; the network is ${local.cidr_network[e.key]}" :
+        endswith(local.cidr_network[e.key], "/0") ? "${local.cidr_network[e.key]} is the whole Internet; a role must name its own hosts or networks (the Internet is built in)" :
+        index([for x in local.cidr_parsed[r] : local.cidr_network[x.key]], local.cidr_network[e.key]) < i ? "${local.cidr_network[e.key]} is listed twice" :
+        null
+      )
+    }
+  ]...)
+  # IPv4 as Python's ipaddress takes it (Terraform also takes leading zeros, Python does not).
+  ipv4 = "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/([0-9]+)$"
+  # entry key -> its canonical network (host bits cleared), or null when it is no CIDR.
+  cidr_network = merge([
+    for r in local.roles : {
+      for e in local.cidr_parsed[r] : e.key => try(
+        strcontains(e.text, ":") || can(regex(local.ipv4, e.text)) ? cidrsubnet(e.text, 0, 0) : null,
+      null)
+    }
+  ]...)
+
+  # --- problems -----------------------------------------------------------------------------
+
+  input_problems = concat(
+    local.unknown_key_problems,
+    local.required_problems,
+    local.type_problems,
+    local.pattern_problems,
+    local.list_problems,
+    flatten([for r in local.roles : [for e in local.cidr_entries[r] : "${e.key}: ${e.problem}" if e.problem != null]]),
+    local.role_problems,
+    length(local.targets) == 0 && local.has_cloud_keys == 0 ? ["deployment: has neither an 'aws' nor an 'azure' section, so there is nothing to synthesize"] : [],
+  )
+  has_cloud_keys = length(setintersection(local.given[""], ["aws", "azure"]))
+
+  # Sections and their known keys; bindings per role.
+  known_keys = merge(
+    { for k in ["", "appliance", "appliance.features", "roles", "aws", "aws.bindings", "azure", "azure.bindings", "azure.associate"] : k => local.keys[k] },
+    { for r in keys(local.aws_bindings_raw) : "aws.bindings.${r}" => local.keys.aws_binding },
+    { for r in keys(local.azure_bindings_raw) : "azure.bindings.${r}" => local.keys.azure_binding },
+  )
+  binding_keys = merge(
+    { for r, b in local.aws_bindings_raw : "aws.bindings.${r}" => try(keys(b), []) },
+    { for r, b in local.azure_bindings_raw : "azure.bindings.${r}" => try(keys(b), []) },
+  )
+  unknown_key_problems = flatten([
+    for section, known in local.known_keys : [
+      for k in try(local.given[section], local.binding_keys[section]) :
+      "${section == "" ? "" : "${section}."}${k}: unknown key; known keys: ${join(", ", known)}"
+      if !contains(known, k)
+    ]
+  ])
+
+  required_problems = concat(
+    [for k in local.schema.required[""] : "${k}: is required" if !contains(local.given[""], k)],
+    flatten([for s in ["roles", "aws", "azure"] : [
+      for k in local.schema.required[s] : "${s}.${k}: is required"
+      if local.has[s] && !contains(local.given[s], k)
+    ]]),
+    [for r, b in local.azure_bindings_raw : "azure.bindings.${r}.application_security_group_ids: is required" if !can(b.application_security_group_ids)],
+  )
+
+  # Mappings, booleans, the DNS mode and the quota.
+  type_problems = concat(
+    [for s, p in local.present : "${s}: must be a mapping" if p && !local.has[s]],
+    [for k in ["cluster", "internal_firewall", "ipv6"] : "appliance.${k}: must be true or false" if contains(local.given.appliance, k) && !try(local.doc.appliance[k] == true || local.doc.appliance[k] == false, false)],
+    [for k in local.given["appliance.features"] : "appliance.features.${k}: must be true or false" if contains(local.keys["appliance.features"], k) && !try(local.doc.appliance.features[k] == true || local.doc.appliance.features[k] == false, false)],
+    contains(local.given.appliance, "dns") && !try(contains(local.schema.dns_modes, local.doc.appliance.dns) && tostring(local.doc.appliance.dns) == local.doc.appliance.dns, false) ? ["appliance.dns: '${try(tostring(local.doc.appliance.dns), "?")}' is not one of: ${join(", ", local.schema.dns_modes)}"] : [],
+    contains(local.given.aws, "rule_quota") && !try(tonumber(local.doc.aws.rule_quota) == local.doc.aws.rule_quota && floor(local.doc.aws.rule_quota) == local.doc.aws.rule_quota && local.doc.aws.rule_quota >= local.schema.rule_quota.minimum && local.doc.aws.rule_quota <= local.schema.rule_quota.maximum, false) ? ["aws.rule_quota: must be a whole number between ${local.schema.rule_quota.minimum} and ${local.schema.rule_quota.maximum}"] : [],
+    [for r in local.given.roles : "roles.${r}: must be a list" if contains(local.roles, r) && !try(!can(keys(local.doc.roles[r])) && local.doc.roles[r] != null && can([for e in local.doc.roles[r] : e]), false)],
+    contains(local.given.roles, "internal_network") && length(local.role_lists.internal_network) == 0 && can([for e in local.doc.roles.internal_network : e]) ? ["roles.internal_network: must not be empty"] : [],
+    [for s in ["aws.backend", "azure.backend"] : "${s}: must name exactly one backend, one of: ${join(", ", local.schema.backends)}" if local.has[s] && length(local.given[s]) != 1],
+    flatten([for s in ["aws.backend", "azure.backend"] : [for k in local.given[s] : "${s}.${k}: '${k}' is not a valid key here; use one of ${join(", ", local.schema.backends)}" if !contains(local.schema.backends, k)]]),
+    flatten([for s in ["aws.backend", "azure.backend"] : [for k in local.given[s] : "${s}.${k}: must be a mapping of settings" if !can(keys(local.sections_raw[s][k]))]]),
+  )
+
+  # Strings with a pattern. An absent value is not checked here (required_problems names it).
+  pattern_checks = concat(
+    [
+      { key = "name", value = try(local.doc.name, null), pattern = local.patterns.name, what = "lower-case letters, digits and '-', 1 to 40 characters", present = contains(local.given[""], "name") },
+      { key = "aws.region", value = try(local.doc.aws.region, null), pattern = local.patterns.region, what = "an AWS region such as eu-central-1", present = contains(local.given.aws, "region") },
+      { key = "aws.vpc_id", value = try(local.doc.aws.vpc_id, null), pattern = local.patterns.vpc_id, what = "vpc- and 8 or 17 hex digits", present = contains(local.given.aws, "vpc_id") },
+      { key = "azure.location", value = try(local.doc.azure.location, null), pattern = local.patterns.location, what = "an Azure location such as westeurope", present = contains(local.given.azure, "location") },
+      { key = "azure.resource_group", value = try(local.doc.azure.resource_group, null), pattern = local.patterns.resource_group, what = "an Azure resource group name", present = contains(local.given.azure, "resource_group") },
+    ],
+    [for k in local.given["aws.endpoints"] : { key = "aws.endpoints.${k}", value = try(local.doc.aws.endpoints[k], null), pattern = local.patterns.endpoint_url, what = "an http:// or https:// URL", present = true }],
+    [for k in local.given["aws.endpoints"] : { key = "aws.endpoints", value = k, pattern = local.patterns.endpoint_name, what = "a service name: lower-case letters and digits", present = true }],
+    flatten([for r, b in local.aws_bindings_raw : [
+      for kind in ["security_group_ids", "prefix_list_ids"] : [
+        for i, v in try([for x in b[kind] : x], []) : { key = "aws.bindings.${r}.${kind}[${i}]", value = v, pattern = local.patterns[kind], what = "${substr(kind, 0, 2)}- and 8 or 17 hex digits", present = true }
+      ]
+    ]]),
+    flatten([for l in local.arm_lists : [for i, v in l.ids : { key = "${l.key}[${i}]", value = v, pattern = local.patterns.arm_id, what = "an Azure resource id: /subscriptions/.../providers/Microsoft.Network/...", present = true }]]),
+  )
+  pattern_problems = [
+    for c in local.pattern_checks : (
+      !try(tostring(c.value) == c.value && c.value != null, false) ? "${c.key}: must be a string" :
+      can(regex("[\\x00-\\x1f\\x7f]", c.value)) ? "${c.key}: contains a control character" :
+      "${c.key}: '${c.value}' is not valid here (${c.what})"
+    ) if c.present && !try(can(regex(c.pattern, c.value)) && tostring(c.value) == c.value && !can(regex("[\\x00-\\x1f\\x7f]", c.value)), false)
+  ]
+
+  # Lists of ids: a list, not empty (bindings), no entry twice, at most N entries, of the right kind.
+  arm_lists = concat(
+    [for r, b in local.azure_bindings_raw : { key = "azure.bindings.${r}.application_security_group_ids", kind = "application_security_group_ids", ids = try([for v in b.application_security_group_ids : v], []), present = can(b.application_security_group_ids), min = 1, max = local.schema.asgs_per_binding, value = try(b.application_security_group_ids, null) }],
+    [for k in ["subnet_ids", "network_interface_ids"] : { key = "azure.associate.${k}", kind = k, ids = try([for v in local.doc.azure.associate[k] : v], []), present = contains(local.given["azure.associate"], k), min = 0, max = null, value = try(local.doc.azure.associate[k], null) }],
+  )
+  id_lists = concat(
+    local.arm_lists,
+    flatten([for r, b in local.aws_bindings_raw : [
+      for kind in ["security_group_ids", "prefix_list_ids"] : {
+        key = "aws.bindings.${r}.${kind}", kind = kind, ids = try([for v in b[kind] : v], []), present = can(b[kind]), min = 1, max = null, value = try(b[kind], null)
+      }
+    ]]),
+  )
+  list_problems = concat(
+    [for l in local.id_lists : "${l.key}: must be a list" if l.present && !try(!can(keys(l.value)) && l.value != null && can([for v in l.value : v]), false)],
+    [for l in local.id_lists : "${l.key}: must not be empty" if l.present && length(l.ids) < l.min && can([for v in l.value : v])],
+    [for l in local.id_lists : "${l.key}: takes at most ${l.max} entries" if l.max != null && length(l.ids) > coalesce(l.max, 0)],
+    [for l in local.id_lists : "${l.key}: lists an entry twice" if try(length(distinct(l.ids)) != length(l.ids), false)],
+    [for r, b in local.aws_bindings_raw : "aws.bindings.${r}: must not be empty" if try(length(keys(b)) == 0, false)],
+    flatten([for l in local.arm_lists : [
+      for i, v in l.ids : "${l.key}[${i}]: '${v}' is not the id of a ${replace(trimsuffix(l.kind, "_ids"), "_", " ")}"
+      if try(!strcontains(lower(v), local.schema.arm_kinds[l.kind]) && can(regex(local.patterns.arm_id, v)), false)
+    ]]),
+  )
+
+  # Roles the enabled rows need: CIDRs in the file, or a binding in every cloud section present.
+  admin_features = sort([for f in ["admin_https", "admin_http"] : f if local.d.appliance.features[f]])
+  needed_roles = merge(
+    { internal_network = "always", internal_mail_server = "R03 always applies" },
+    local.d.appliance.dns == "internal" ? { internal_nameserver = "appliance.dns is internal" } : {},
+    local.d.appliance.dns == "external" ? { external_nameserver = "appliance.dns is external" } : {},
+    length(local.admin_features) > 0 ? { admin_pc = "appliance.features.${local.admin_features[0]} is on" } : {},
+  )
+  bindings_by_cloud = {
+    aws   = keys(local.aws_bindings_raw)
+    azure = keys(local.azure_bindings_raw)
+  }
+  role_problems = [
+    for r, reason in local.needed_roles :
+    "roles.${r}: is required: ${reason}, and ${join(" and ", [for c in local.targets : c if !contains(local.bindings_by_cloud[c], r)])} ${length([for c in local.targets : c if !contains(local.bindings_by_cloud[c], r)]) == 1 ? "has" : "have"} no binding for it"
+    if length(local.role_lists[r]) == 0 && length([for c in local.targets : c if !contains(local.bindings_by_cloud[c], r)]) > 0
+  ]
+
+  # --- warnings (sxcloud's loader gives the same ones, prefixed with the file's path) -------
+
+  input_warnings = concat(
+    [for r in local.roles : "roles.${r} is not used with these options" if !contains(keys(local.needed_roles), r) && length(local.d.roles[r]) > 0],
+    flatten([for c in local.targets : [for r in local.bindings_by_cloud[c] : "${c}.bindings.${r} is not used with these options" if !contains(keys(local.needed_roles), r)]]),
+    local.d.appliance.features.admin_http ? ["appliance.features.admin_http opens plain-HTTP administration (R15, TCP 8080); the vendor recommends admin_https (R16, TCP 8443) only"] : [],
+    local.d.appliance.internal_firewall ? [] : flatten([
+      for r in ["internal_mail_server", "internal_nameserver", "admin_pc"] : [
+        for n in local.d.roles[r] : "roles.${r} ${n} lies outside roles.internal_network; a simple installation drops the ** rows that would reach it"
+        if contains(keys(local.needed_roles), r) && !anytrue([for i in local.d.roles.internal_network : local.within[n][i]])
+      ]
+    ]),
+  )
+  # network -> internal network -> whether the first lies within the second (same family).
+  within = {
+    for n in distinct(flatten(values(local.d.roles))) : n => {
+      # (&& does not short-circuit: the try catches a prefix length of the other family)
+      for i in local.d.roles.internal_network : i => try(
+        strcontains(n, ":") == strcontains(i, ":") &&
+        tonumber(split("/", n)[1]) >= tonumber(split("/", i)[1]) &&
+        cidrsubnet("${split("/", n)[0]}/${split("/", i)[1]}", 0, 0) == i,
+      false)
+    }
+  }
+}

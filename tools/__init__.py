@@ -1,0 +1,1 @@
+"""Maintainer tools (code generation); not part of the installed sxcloud package."""
