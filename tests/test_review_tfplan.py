@@ -253,7 +253,7 @@ def test_a_rule_of_another_group_is_not_the_appliances(
     (json.dumps({"format_version": "1.2", "errored": True, "resource_changes": []}),
      "could not finish"),
     (json.dumps({"format_version": "1.2", "resource_changes": [{"change": 3}]}),
-     "resource_changes[0]: must be an object"),
+     "resource_changes[0].change: must be an object"),
 ])
 def test_bad_plans_are_refused_naming_the_file(text: str, message: str, tmp_path: Path) -> None:
     path = tmp_path / "bad.json"

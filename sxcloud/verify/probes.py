@@ -79,13 +79,13 @@ def _internet(roles: dict[str, tuple[IPNetwork, ...]], version: int) -> IPAddres
 
 
 def _free(roles: dict[str, tuple[IPNetwork, ...]], candidates: tuple[str, ...]) -> IPAddress:
-    """The first candidate address that no role names."""
+    """The first candidate address that no role names, or else the first candidate: roles
+    that cover every candidate (an internal role of 0.0.0.0/1 and 128.0.0.0/1) leave no
+    address outside them, and the probe then belongs to those roles as well, which the
+    intent reads from its address like any other probe's."""
     taken = _networks(roles)
-    for text in candidates:
-        address = ipaddress.ip_address(text)
-        if not _inside(address, taken):
-            return address
-    raise AssertionError(f"every one of {candidates} is inside a role")
+    addresses = [ipaddress.ip_address(text) for text in candidates]
+    return next((a for a in addresses if not _inside(a, taken)), addresses[0])
 
 
 def appliance(d: Deployment) -> Probe:

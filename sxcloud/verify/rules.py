@@ -24,7 +24,8 @@ any other block is a rule no Terraform resource manages.
 A rule is one peer of one AWS rule (`SgRule`), or one NSG rule with both of its sides
 (`NsgRule`). Values not known in the document stay `Ref` / `Unknown`; a reference to the
 appliances' own group (security group, ASG) is `SELF`. What the cloud would refuse or what
-cannot be read is a finding in `problems`.
+cannot be read is a finding in `problems`. The attributes read here have the types
+`shape.ATTRIBUTES` gives them: `tfjson.parse` checked them first.
 """
 
 from __future__ import annotations
@@ -35,16 +36,10 @@ from typing import Any
 
 from ..policy import INBOUND, OUTBOUND
 from .model import INVALID, OPAQUE, SELF, Finding
+from .shape import AWS_EGRESS, AWS_GROUP, AWS_INGRESS, AWS_LEGACY, AZ_ASG, AZ_NSG, AZ_RULE
 from .tfjson import Document, Ref, Resource, Unknown, items, refers_to
 
-AWS_GROUP = "aws_security_group"
-AWS_INGRESS = "aws_vpc_security_group_ingress_rule"
-AWS_EGRESS = "aws_vpc_security_group_egress_rule"
-AWS_LEGACY = "aws_security_group_rule"
 AWS_RULES = (AWS_INGRESS, AWS_EGRESS, AWS_LEGACY)
-AZ_NSG = "azurerm_network_security_group"
-AZ_ASG = "azurerm_application_security_group"
-AZ_RULE = "azurerm_network_security_rule"
 
 # Where a rule comes from.
 RESOURCE = "resource"  # a rule resource (aws_vpc_security_group_*_rule, NSG rule)
