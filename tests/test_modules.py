@@ -26,6 +26,7 @@ import terraform
 from conftest import EXAMPLES, ROOT, deployment, example_data
 from sxcloud.azure import attributes as azure_attributes
 from sxcloud.azure import plan as azure_plan
+from tools import readmes
 
 MODULES = ROOT / "modules"
 AZURE = MODULES / "azure-appliance-nsg"
@@ -56,6 +57,13 @@ def copied(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp
 
 
+def test_module_readmes_are_generated_from_the_modules() -> None:
+    """scripts/generate renders each README's marked region from the module's .tf files and
+    its example root; a stale README fails here."""
+    for path, render in readmes.GENERATED.items():
+        assert (ROOT / path).read_text() == render(), f"{path} is stale: run scripts/generate"
+
+
 def test_aws_module_terraform_test(copied: Path) -> None:
     module = copied / "modules" / "aws-appliance-sg"
     terraform.init(module)  # the mock needs the aws provider installed: from the mirror
@@ -83,7 +91,27 @@ def _prebuilt_config(kind: str) -> type:
     import importlib
     name = kind.removeprefix("azurerm_")
     module = importlib.import_module(f"cdktn_provider_azurerm.{name}")
-    return getattr(module, "".join(p.capitalize() for p in name.split("_")) + "Config")
+    return getattr(module, _camel(name) + "Config")
+
+
+def _check_against_schema(where: str, config: type, body: dict[str, Any]) -> None:
+    """The arguments of a block are the schema's, its required ones all there; nested blocks
+    (python-hcl2 reads them as lists of objects) against their own struct."""
+    parameters = inspect.signature(config.__init__).parameters
+    schema = {n for n in parameters if n != "self" and n not in META | {"connection", "provisioners"}}
+    required = {n for n in schema if parameters[n].default is inspect.Parameter.empty}
+    assert set(body) <= schema, (where, set(body) - schema)
+    assert required <= set(body), (where, required - set(body))
+    for name, value in body.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            struct = getattr(inspect.getmodule(config),
+                             config.__name__.removesuffix("Config") + _camel(name))
+            for nested in value:
+                _check_against_schema(f"{where}.{name}", struct, nested)
+
+
+def _camel(name: str) -> str:
+    return "".join(p.capitalize() for p in name.split("_"))
 
 
 def test_azure_module_sets_only_schema_attributes_and_every_required_one() -> None:
@@ -92,12 +120,10 @@ def test_azure_module_sets_only_schema_attributes_and_every_required_one() -> No
                  azure_attributes.SUBNET_NSG_TYPE, azure_attributes.NIC_NSG_TYPE,
                  azure_attributes.NIC_ASG_TYPE}
     assert set(resources) == cdk_types  # the CDK stack's resource types, no more
-    for kind, body in resources.items():
-        parameters = inspect.signature(_prebuilt_config(kind).__init__).parameters
-        schema = {n for n in parameters if n != "self" and n not in META | {"connection", "provisioners"}}
-        required = {n for n in schema if parameters[n].default is inspect.Parameter.empty}
-        assert set(body) <= schema, (kind, set(body) - schema)
-        assert required <= set(body), (kind, required - set(body))
+    example = _resources(ROOT / "examples" / "terraform" / "azure")
+    assert set(example) == {"azurerm_network_interface"}
+    for kind, body in {**resources, **example}.items():
+        _check_against_schema(kind, _prebuilt_config(kind), body)
 
 
 # --- Azure: the values ----------------------------------------------------------------------------
