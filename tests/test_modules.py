@@ -213,3 +213,8 @@ def test_main_tf_reads_every_evaluated_field(azure_values: dict[str, Any]) -> No
     fields = {f for values in azure_values.values() for rule in values["rules"].values()
               for f in rule}
     assert fields and all(f"each.value.{f}" in text for f in fields)
+
+
+def test_main_readme_shows_the_example_roots_module_call() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert readmes.example(ROOT / "examples" / "terraform" / "aws" / "main.tf") in readme

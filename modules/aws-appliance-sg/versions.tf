@@ -1,6 +1,5 @@
 terraform {
-  # Validation of other variables in a variable block and `terraform test` mock providers.
-  required_version = ">= 1.9"
+  required_version = ">= 1.5"
 
   required_providers {
     aws = {

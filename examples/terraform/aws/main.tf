@@ -5,7 +5,7 @@
 # `terraform init && terraform apply -var subnet_id=subnet-...`.
 
 terraform {
-  required_version = ">= 1.9"
+  required_version = ">= 1.5"
 
   required_providers {
     aws = {

@@ -5,7 +5,7 @@
 # then `terraform init && terraform apply -var subnet_id=/subscriptions/.../subnets/...`.
 
 terraform {
-  required_version = ">= 1.9"
+  required_version = ">= 1.5"
 
   required_providers {
     azurerm = {
