@@ -312,6 +312,14 @@ module "fw" {
   source = "../../../modules/aws-appliance-sg"
   %s
 }
+
+output "exchange" {
+  value = aws_security_group.exchange.id
+}
+
+output "rules" {
+  value = module.fw.rules
+}
 """
 BY_NAME = """deployment = local.deployment
   bound_security_group_ids = { internal_mail_server = { exchange = aws_security_group.exchange.id } }"""
@@ -321,7 +329,8 @@ IN_THE_FILE = """deployment = merge(local.deployment, { aws = merge(local.deploy
 
 def test_keys_are_known_when_a_bound_group_is_created_in_the_same_root(modules_world: World) -> None:
     """A group the same apply creates stands for internal_mail_server: its id is unknown at
-    plan time. Bound by name, the plan knows every key and applies; the same id written into
+    plan time. Bound by name, the plan knows every key, and the applied rule references the
+    group (found through the module's `rules` output); the same id written into
     the deployment gives Terraform's "Invalid for_each argument", which is why the module
     takes bound ids by name."""
     site = modules_world.sites["mail-aws-single"]
@@ -343,8 +352,12 @@ def test_keys_are_known_when_a_bound_group_is_created_in_the_same_root(modules_w
     keys = {rc["index"] for rc in doc["resource_changes"]
             if rc["type"] == attributes.INGRESS_TYPE}
     assert "R03_in_tcp25_sg_exchange" in keys and "R03_in_tcp25_cidr_10-10-1-25_32" not in keys
+    (change,) = [rc["change"] for rc in doc["resource_changes"]
+                 if rc["index"] == "R03_in_tcp25_sg_exchange"]
+    assert change["after_unknown"].get("referenced_security_group_id") is True
     terraform_live.apply(tf, "bound.tfplan")
-    exchange = tf.show().value["values"]["root_module"]["resources"][0]["values"]["id"]
-    rules = [r for r in tf.show().value["values"]["root_module"]["child_modules"][0]["resources"]
-             if r["address"].endswith('["R03_in_tcp25_sg_exchange"]')]
-    assert [r["values"]["referenced_security_group_id"] for r in rules] == [exchange]
+    outputs = {k: v["value"] for k, v in tf.output().value.items()}
+    rule_id = outputs["rules"]["R03_in_tcp25_sg_exchange"]["security_group_rule_id"]
+    (live_rule,) = aws_sites.ec2(modules_world.url, data["aws"]["region"]).describe_security_group_rules(
+        SecurityGroupRuleIds=[rule_id])["SecurityGroupRules"]
+    assert live_rule["ReferencedGroupInfo"]["GroupId"] == outputs["exchange"]
