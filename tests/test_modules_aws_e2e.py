@@ -27,6 +27,7 @@ import aws_sites
 import module_roots
 import terraform
 import terraform_live
+import tfshow
 from conftest import EXAMPLES, deployment, toggles
 from moto_server import MotoServer
 from sxcloud import cli
@@ -67,7 +68,6 @@ class Site:
 @dataclass
 class World:
     url: str
-    tmp: Path
     sites: dict[str, Site]
 
 
@@ -127,7 +127,7 @@ def modules_world(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFact
     roots = [_root(example, tmp, moto_server.url) for example in AWS_EXAMPLES]
     with ThreadPoolExecutor(max_workers=len(roots)) as pool:
         sites = list(pool.map(lambda r: _site(*r, moto_server.url), roots))
-    return World(moto_server.url, tmp, {s.deployment.name: s for s in sites})
+    return World(moto_server.url, {s.deployment.name: s for s in sites})
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -254,10 +254,15 @@ def test_verify_of_the_module_plan_and_state_is_exact(modules_world: World, name
     plan_json, state_json = tmp_path / "plan.json", tmp_path / "state.json"
     plan_json.write_text(json.dumps(site.fresh_plan))
     state_json.write_text(json.dumps(site.state))
+    assert site.deployment.aws is not None
+    cdk_json = tmp_path / "cdk-plan.json"
+    cdk_json.write_text(json.dumps(tfshow.plan_document({"resource": attributes.resources(
+        plan(site.deployment), site.deployment.aws.vpc_id)})))
     results = [_verify(capsys, site.file, "--plan-json", str(plan_json)),
-               _verify(capsys, site.file, "--state-json", str(state_json))]
+               _verify(capsys, site.file, "--state-json", str(state_json)),
+               _verify(capsys, site.file, "--plan-json", str(cdk_json))]
     compared = [{k: v for k, v in r.items() if k not in ("source", "kind")} for r in results]
-    assert compared[0] == compared[1]
+    assert compared[0] == compared[1] == compared[2]
     assert compared[0]["ok"] and compared[0]["intended_flows"] > 0
 
 
