@@ -53,7 +53,7 @@ def _terraform(times: Times, name: str, path: str, root: Path) -> None:
     _timed(times, (name, path, "plan after apply"), lambda: terraform_live.plan(tf, "again.tfplan"))
 
 
-def once(times: Times) -> None:
+def once(times: Times, run: int) -> None:
     server = moto_server.start()
     tmp = Path(tempfile.mkdtemp(prefix="sxcloud-bench-modules-"))
     try:
@@ -64,14 +64,16 @@ def once(times: Times) -> None:
             data = aws_sites.on_moto(example, server.url)
             cdk.append(deployment(data, aws_sites.write(data, tmp / "files")))
         _timed(times, ("all", "cdk", "synth"), lambda: synth(plan_all(cdk), tmp / "out"))
-        for d in cdk:
+        for index, (example, d) in enumerate(zip(examples, cdk)):
             work = tmp / "apply" / d.name
             shutil.copytree(tmp / "out" / "stacks" / f"{d.name}-aws", work)
-            _terraform(times, d.name, "cdk", work)
-        for example in examples:
             data = aws_sites.on_moto(example, server.url)  # a VPC of its own
-            _terraform(times, data["name"], "module",
-                       module_roots.minimal_root(tmp, data, server.url))
+            module = module_roots.minimal_root(tmp, data, server.url)
+            # The two paths of one deployment back to back, in turns first, so that a change
+            # of the machine's load falls on both alike.
+            paths = [("cdk", work), ("module", module)]
+            for path, root in paths if (index + run) % 2 == 0 else paths[::-1]:
+                _terraform(times, d.name, path, root)
     finally:
         moto_server.stop(server)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -84,8 +86,8 @@ def main() -> None:
     for key, value in moto_server.ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     times: Times = defaultdict(list)
-    for _ in range(args.repeat):
-        once(times)
+    for run in range(args.repeat):
+        once(times, run)
     print(f"{'deployment':<20} {'step':<18} {'CDK stack':>10} {'module':>10}  (n={args.repeat}, "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
     names = list(dict.fromkeys(n for n, _, _ in times))
