@@ -17,12 +17,12 @@ def main() -> int:
     names = [p for p in os.environ.get("SXCLOUD_CONFIG", "").split(os.pathsep) if p]
     try:
         planned = plan_all(load_all(resolve([Path(n) for n in names])))
+        app = core.App()  # the cdktn/cdktf CLI passes the output folder (CDKTF_OUTDIR)
+        add_stacks(app, planned)  # the constructs refuse values Terraform JSON cannot hold
     except InputError as error:
         for line in error.lines():
             print(f"sxcloud: error: {line}", file=sys.stderr)
         return 2
-    app = core.App()  # the cdktn/cdktf CLI passes the output folder (CDKTF_OUTDIR)
-    add_stacks(app, planned)
     app.synth()
     return 0
 

@@ -1,18 +1,17 @@
 """Deployments -> a CDK app with one stack per cloud section, synthesized to a folder.
 
 All planning happens before the CDK starts, so bad input fails before anything is written;
-the output folder is replaced as a whole, so a failed synth leaves the old one intact.
+the output folder is replaced as a whole (sxcloud.outdir), so a failed synth leaves the old
+one intact.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import outdir as outdir_rules
 from .aws import plan as aws_plan
 from .azure import plan as azure_plan
 from .config import Deployment
@@ -49,22 +48,16 @@ def add_stacks(app: Any, planned: list[Planned]) -> None:
 
 
 def synth(planned: list[Planned], outdir: Path) -> None:
-    """Synthesize into `outdir` (manifest.json, stacks/<stack>/cdk.tf.json), replacing it whole."""
+    """Synthesize into `outdir` (manifest.json, stacks/<stack>/cdk.tf.json), replacing it whole.
+
+    `outdir` must not exist, be empty or be sxcloud's own output (see sxcloud.outdir, which
+    also marks it so); the CLI checks the rest of the rules first with `outdir.check`.
+    """
     from .cdk import core
 
-    outdir = outdir.resolve()
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
-    try:
+    def write(staging: Path) -> None:
         app = core.App(outdir=str(staging))
         add_stacks(app, planned)
         app.synth()
-        if outdir.exists():
-            old = staging.with_name(staging.name + ".old")
-            os.replace(outdir, old)
-            os.replace(staging, outdir)
-            shutil.rmtree(old)
-        else:
-            os.replace(staging, outdir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    outdir_rules.replace(outdir, write)

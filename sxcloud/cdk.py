@@ -5,6 +5,12 @@ used instead (same API). Resource types are declared as small subclasses of
 `TerraformResource` that return their own attributes, so that synthesis loads no prebuilt
 provider package (see DECISIONS.md: 0.8 s instead of 6.5 s per synth).
 
+Every resource, provider, backend and output block passes its values through
+`literal.literal` here, once: strings are written so that Terraform reads them literally,
+except `Reference`s (a resource's `ref()`, sxcloud's own references). A CDK token in a plain
+string is refused rather than guessed at: input could spell one, and the CDK would resolve
+it even inside an escaped string. Tokens of your own stack go in wrapped: `Reference(token)`.
+
 Importing this module starts nothing; jsii starts Node.js on the first construct.
 """
 
@@ -13,6 +19,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, ClassVar
+
+from .errors import InputError
+from .literal import Reference, literal
 
 
 def _point_jsii_at_bundled_node() -> None:
@@ -39,7 +48,31 @@ from constructs import Construct  # noqa: E402
 
 RUNTIME = core.__name__
 
-__all__ = ["Construct", "RUNTIME", "TypedProvider", "TypedResource", "Backend", "core"]
+__all__ = ["Construct", "RUNTIME", "Reference", "TypedProvider", "TypedResource", "Backend",
+           "output", "core"]
+
+
+def _no_token(text: str) -> bool:
+    """Refuse a CDK token in a plain string (a `literal` keep-test that never keeps)."""
+    if "{" in text and core.Token.is_unresolved(text):  # no "{", no token: spare a jsii call
+        raise TypeError("holds a CDK token in a plain string; wrap references in "
+                        "sxcloud.cdk.Reference")
+    return False
+
+
+def _written(where: str, attributes: dict[str, Any], source: str | None = None) -> dict[str, Any]:
+    """The attributes as Terraform JSON must hold them (`literal`), None values left out;
+    a value that cannot be written is an InputError naming `source` (a file) or `where`."""
+    out = {}
+    for key, value in attributes.items():
+        if value is None:
+            continue
+        try:
+            out[literal(key, _no_token)] = literal(value, _no_token)
+        except TypeError as error:
+            raise InputError.one(source or where, key if source is None else f"{where}.{key}",
+                                 str(error)) from None
+    return out
 
 
 class TypedResource(core.TerraformResource):
@@ -54,18 +87,19 @@ class TypedResource(core.TerraformResource):
     VERSION: ClassVar[str]
 
     def __init__(self, scope: Construct, id_: str, attributes: dict[str, Any]) -> None:
+        written = _written(f"{scope.node.path}/{id_}", attributes)  # before joining the tree
         super().__init__(scope, id_, terraform_resource_type=self.TYPE,
                          terraform_generator_metadata={
                              "provider_name": self.PROVIDER,
                              "provider_version_constraint": self.VERSION})
-        self._attributes = {k: v for k, v in attributes.items() if v is not None}
+        self._attributes = written
 
     def _synthesize_attributes(self) -> dict[str, Any]:
         return self._attributes
 
-    def ref(self, attribute: str) -> str:
-        """A token for one of the resource's attributes, e.g. `id`."""
-        return self.get_string_attribute(attribute)
+    def ref(self, attribute: str) -> Reference:
+        """A reference to one of the resource's attributes, e.g. `id` (a CDK token)."""
+        return Reference(self.get_string_attribute(attribute))
 
 
 class TypedProvider(core.TerraformProvider):
@@ -76,15 +110,24 @@ class TypedProvider(core.TerraformProvider):
     VERSION: ClassVar[str]
 
     def __init__(self, scope: Construct, id_: str, attributes: dict[str, Any]) -> None:
+        written = _written(f"{scope.node.path}/{id_}", attributes)  # before joining the tree
         super().__init__(scope, id_, terraform_resource_type=self.PROVIDER,
                          terraform_provider_source=self.SOURCE,
                          terraform_generator_metadata={
                              "provider_name": self.PROVIDER,
                              "provider_version_constraint": self.VERSION})
-        self._attributes = {k: v for k, v in attributes.items() if v is not None}
+        self._attributes = written
 
     def _synthesize_attributes(self) -> dict[str, Any]:
         return self._attributes
+
+
+def output(scope: Construct, name: str, *, value: Reference, description: str) -> Any:
+    """A stack output: a reference, described (the description written literally)."""
+    if not isinstance(value, Reference):
+        raise TypeError("an output's value must be a Reference")
+    return core.TerraformOutput(scope, name, value=str(value),
+                                description=_written(name, {"d": description})["d"])
 
 
 # The runtime's remote-state data sources, by backend type (for cross-stack references).
@@ -99,12 +142,18 @@ _REMOTE_STATE = {
 
 
 class Backend(core.TerraformBackend):
-    """Any Terraform backend, its settings passed through as Terraform names them."""
+    """Any Terraform backend, its settings passed through as Terraform names them, literally.
 
-    def __init__(self, scope: Construct, backend_type: str, settings: dict[str, Any]) -> None:
+    `source` names the file and key the settings came from (`FILE`, `aws.backend.settings`)
+    for the InputError a setting that is not a JSON value raises (a date, NaN, a set...).
+    """
+
+    def __init__(self, scope: Construct, backend_type: str, settings: dict[str, Any], *,
+                 source: tuple[Path | str, str] = ("backend", "settings")) -> None:
+        path, key = source
+        self._settings = _written(key, settings, str(path))
         super().__init__(scope, "backend", backend_type)
         self._type = backend_type
-        self._settings = dict(settings)
 
     def _synthesize_attributes(self) -> dict[str, Any]:
         return self._settings

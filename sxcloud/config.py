@@ -1,29 +1,28 @@
 """The deployment file (spec/config.md): load, validate, and turn into a Deployment.
 
-The JSON Schema beside this module (deployment.schema.json) is the one description of the
-keys, their types and their defaults; this module applies it and then checks what a schema
-cannot say (CIDRs, keys required by other keys, names shared by two files). Every problem is
-reported with the file and the key it concerns, all at once, as an InputError.
+The file is read by sxcloud.yamlfile (bounded, JSON-like data only). The JSON Schema beside
+this module (deployment.schema.json) is the one description of the keys, their types and
+their defaults; this module applies it, and sxcloud.validation checks what a schema cannot
+say (CIDRs, roles that are the Internet, endpoint URLs). Keys required by other keys and
+names shared by two files are checked here. Every problem is reported with the file and the
+key it concerns, all at once, as an InputError.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Union
+from typing import Any, Iterable
 
-import yaml
-
-from . import catalog
+from . import catalog, validation, yamlfile
 from .errors import InputError
-
-IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-Problems = list[tuple[Path, str, str]]
+from .escape import excerpt
+from .validation import IPNetwork, Problems, key_name
 
 BUILTIN_EXAMPLE = "example.yaml"
 
@@ -124,39 +123,36 @@ def load_all(paths: Iterable[Path]) -> list[Deployment]:
 
 def load(path: Path) -> Deployment:
     """Read and validate one deployment file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError.one(path, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError.one(path, "", f"cannot be read: {error}") from None
-    return load_text(text, path)
+    return parse(yamlfile.read(path), path)
 
 
 def load_text(text: str, path: Path) -> Deployment:
     """Validate a deployment file's text; `path` names it in messages (it need not exist,
     e.g. `origin/main:sxcloud.yaml` for a version read from git)."""
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as error:
-        raise InputError.one(path, "", f"is not valid YAML: {error}") from None
-    return parse(data, path)
+    return parse(yamlfile.parse(text, path), path)
 
 
 def parse(data: Any, path: Path) -> Deployment:
     """Validate a parsed deployment document and build the Deployment."""
+    # Data that is not JSON-like (or holds control characters) is refused before anything
+    # else looks at it: the schema's messages would quote it.
+    problems = validation.data_problems(data, path)
+    if problems:
+        raise InputError(problems)
     problems = _schema_problems(data, path)
     # CIDRs are checked even when the schema found problems, so one run reports both.
     given_roles = data.get("roles") if isinstance(data, dict) else None
     roles = _roles({role: entries for role, entries in given_roles.items()
                     if isinstance(entries, list)} if isinstance(given_roles, dict) else {},
                    path, problems)
+    _endpoint_problems(data, path, problems)
+    _url_credential_problems(data, path, problems)
     if problems:
         raise InputError(problems)
     data = _with_defaults(data, schema())
     appliance = _appliance(data["appliance"])
-    aws = _aws(data["aws"], path, problems) if "aws" in data else None
-    azure = _azure(data["azure"], path, problems) if "azure" in data else None
+    aws = _aws(data["aws"]) if "aws" in data else None
+    azure = _azure(data["azure"]) if "azure" in data else None
     deployment = Deployment(path, data["name"], appliance, roles, aws, azure)
     given = {role for role, entries in data["roles"].items() if entries}
     _check_required_roles(deployment, given, problems)
@@ -168,81 +164,66 @@ def parse(data: Any, path: Path) -> Deployment:
     return Deployment(**{**deployment.__dict__, "warnings": tuple(_warnings(deployment))})
 
 
-# --- YAML -----------------------------------------------------------------------------------
-
-class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node)
-        if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key '{key}' appears twice", key_node.start_mark)
-        mapping[key] = loader.construct_object(value_node, deep=True)
-    return mapping
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 # --- schema ---------------------------------------------------------------------------------
 
-def _key(path: Iterable[Any]) -> str:
-    """'roles', 'admin_pc', 1 -> 'roles.admin_pc[1]'."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def _schema_problems(data: Any, path: Path) -> Problems:
-    from jsonschema import Draft202012Validator  # imported here: only loading needs it
-
     if not isinstance(data, dict):
         return [(path, "", "must be a mapping of keys (version, name, roles, ...)")]
-    validator = Draft202012Validator(schema())
+    validator = _validator_class()(schema())
     problems: Problems = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         problems.extend((path, key, message) for key, message in _explain(error))
     return problems
 
 
+@cache
+def _validator_class() -> Any:
+    """Draft 2020-12 with `pattern` as a full match.
+
+    jsonschema applies a pattern with re.search, where `$` also matches before a trailing
+    line break, so `^[a-z]+$` passed "abc\\n". Every pattern in the schema is anchored
+    (`^...$`, a test checks it), so a full match is what an ECMA-262 validator such as an
+    editor's does with it, and a trailing line break no longer slips through.
+    """
+    from jsonschema import Draft202012Validator, ValidationError, validators  # only loading needs it
+
+    def full_pattern(validator: Any, pattern: str, instance: Any, _schema: Any) -> Any:
+        if validator.is_type(instance, "string") and not re.fullmatch(pattern, instance):
+            yield ValidationError(f"{excerpt(instance)!r} does not match {pattern!r}")
+
+    return validators.extend(Draft202012Validator, {"pattern": full_pattern})
+
+
 def _explain(error: Any) -> list[tuple[str, str]]:
     """A jsonschema error in the words of a deployment file."""
     where = list(error.absolute_path)
-    key = _key(where)
+    key = key_name(where)
     kind, value, schema_ = error.validator, error.instance, error.schema
     if kind == "additionalProperties" and isinstance(value, dict):
         known = sorted(schema_.get("properties", {}))
         out = []
-        for extra in sorted(set(value) - set(known)):
+        for extra in sorted(set(value) - set(known), key=str):  # keys of any type, from parse()
             hint = difflib.get_close_matches(str(extra), known, n=1)
             tip = f"; did you mean '{hint[0]}'?" if hint else (
-                f"; known keys: {', '.join(known)}" if known else "")
-            out.append((_key([*where, extra]), f"unknown key{tip}"))
+                f"; known keys: {', '.join(known)}" if 0 < len(known) <= 10 else
+                "; `sxcloud schema` lists the known keys" if known else "")
+            out.append((key_name([*where, extra]), f"unknown key{tip}"))
         if out:
             return out
-        if "type" in schema_.get("additionalProperties", {}):
-            bad = [k for k, v in value.items() if not isinstance(v, dict)]
-            return [(_key([*where, k]), "must be a mapping of settings") for k in bad]
     if kind == "required":
         missing = error.message.split("'")[1]
-        return [(_key([*where, missing]), "is required")]
-    if kind == "propertyNames":
-        allowed = schema_["propertyNames"].get("enum")
-        what = f"one of {', '.join(allowed)}" if allowed else "lower-case letters and digits"
-        return [(key, f"'{error.instance}' is not a valid key here; use {what}")]
+        return [(key_name([*where, missing]), "is required")]
     if kind == "enum":
-        return [(key, f"'{value}' is not one of: {', '.join(map(str, error.validator_value))}")]
+        return [(key, f"'{excerpt(value)}' is not one of: {', '.join(map(str, error.validator_value))}")]
     if kind == "const":
-        return [(key, f"must be {error.validator_value}, not {value!r}")]
+        return [(key, f"must be {error.validator_value}, not {excerpt(repr(value))}")]
+    if kind == "not":  # the schema's way of naming a setting sxcloud refuses: a credential
+        return [(key, "is a credential; give it to Terraform in the environment or with "
+                 "`terraform init -backend-config=...`, never in a deployment file")]
     if kind == "type":
         return [(key, f"must be {_type_name(error.validator_value)}, not {_type_name_of(value)}")]
     if kind == "pattern":
-        return [(key, f"'{value}' is not valid here ({_pattern_hint(where)})")]
+        return [(key, f"'{excerpt(value, 160)}' is not valid here ({_pattern_hint(where)})")]
     if kind in ("minItems", "minProperties"):
         return [(key, "must not be empty")]
     if kind in ("maxItems", "maxProperties"):
@@ -252,7 +233,9 @@ def _explain(error: Any) -> list[tuple[str, str]]:
         return [(key, "lists an entry twice")]
     if kind in ("minimum", "maximum"):
         return [(key, f"must be between {schema_.get('minimum')} and {schema_.get('maximum')}")]
-    return [(key, error.message)]
+    if kind == "maxLength":
+        return [(key, f"is longer than {error.validator_value} characters")]
+    return [(key, excerpt(error.message, 200))]
 
 
 def _type_name(name: Any) -> str:
@@ -268,15 +251,21 @@ def _type_name_of(value: Any) -> str:
     return "empty" if value is None else type(value).__name__
 
 
+_ARM_ID = "/subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/"
 _PATTERN_HINTS = {
-    "name": "lower-case letters, digits and '-', 1 to 40 characters",
+    "name": "lower-case letters, digits and '-', 1 to 40 characters, not starting with 'sg-'",
     "region": "an AWS region such as eu-central-1",
     "vpc_id": "vpc- and 8 or 17 hex digits",
     "security_group_ids": "sg- and 8 or 17 hex digits",
     "prefix_list_ids": "pl- and 8 or 17 hex digits",
     "endpoints": "an http:// or https:// URL",
     "location": "an Azure location such as westeurope",
-    "resource_group": "an Azure resource group name",
+    "resource_group": "an Azure resource group name: 1-90 of A-Z a-z 0-9 - _ . ( ), "
+                      "not ending in '.'",
+    "application_security_group_ids": "the id of an application security group: "
+                                      f"{_ARM_ID}applicationSecurityGroups/<name>",
+    "subnet_ids": f"the id of a subnet: {_ARM_ID}virtualNetworks/<vnet>/subnets/<name>",
+    "network_interface_ids": f"the id of a network interface: {_ARM_ID}networkInterfaces/<name>",
 }
 
 
@@ -284,10 +273,6 @@ def _pattern_hint(where: list[Any]) -> str:
     for part in reversed(where):
         if isinstance(part, str) and part in _PATTERN_HINTS:
             return _PATTERN_HINTS[part]
-        if isinstance(part, str) and part.endswith("_ids"):
-            return "an Azure resource id: /subscriptions/.../providers/Microsoft.Network/..."
-    if len(where) >= 2 and where[-2] == "endpoints":
-        return _PATTERN_HINTS["endpoints"]
     return "see the JSON Schema"
 
 
@@ -314,48 +299,34 @@ def _appliance(section: dict[str, Any]) -> Appliance:
 
 def _roles(section: dict[str, Any], path: Path, problems: Problems) -> dict[str, tuple[IPNetwork, ...]]:
     roles: dict[str, tuple[IPNetwork, ...]] = {role: () for role in catalog.CONFIGURED_ROLES}
+    one_role_too_wide = False
     for role, entries in section.items():
         networks: dict[IPNetwork, None] = {}  # ordered, and O(1) lookups for long lists
+        valid: list[IPNetwork] = []  # with the ranges refused as too wide, for the total
         for index, entry in enumerate(entries):
             key = f"roles.{role}[{index}]"
-            network = _network(entry, path, key, problems)
+            network = validation.network(entry, path, key, problems)
             if network is None:
                 continue
+            if network.prefixlen:  # /0 says it alone; the total would repeat it
+                valid.append(network)
+            wide = validation.too_wide(network)
             if network in networks:
                 problems.append((path, key, f"{network} is listed twice"))
-            elif network.prefixlen == 0:
-                problems.append((path, key, f"{network} is the whole Internet; a role must name "
-                                 "its own hosts or networks (the Internet is built in)"))
+            elif wide:
+                problems.append((path, key, wide))
             else:
                 networks[network] = None
         roles[role] = tuple(networks)
+        # Narrow ranges can still add up to the Internet ([0.0.0.0/1, 128.0.0.0/1] did).
+        wide = validation.coverage_problems(valid, "its ranges")
+        problems.extend((path, f"roles.{role}", message) for message in wide)
+        one_role_too_wide = one_role_too_wide or bool(wide)
+    if not one_role_too_wide:  # else that role's problem says it already
+        everything = [net for nets in roles.values() for net in nets]  # all within limits
+        problems.extend((path, "roles", message) for message in
+                        validation.coverage_problems(everything, "the roles' ranges"))
     return roles
-
-
-def _network(entry: Any, path: Path, key: str, problems: Problems) -> IPNetwork | None:
-    if not isinstance(entry, str):
-        problems.append((path, key, f"must be a CIDR string such as 10.0.0.0/16, not {entry!r}"))
-        return None
-    text = entry.strip()
-    if "/" not in text:
-        try:
-            host = ipaddress.ip_address(text)
-        except ValueError:
-            problems.append((path, key, f"'{entry}' is not a CIDR block (such as 10.0.0.0/16)"))
-        else:
-            problems.append((path, key, f"'{entry}' is a host address without a prefix length; "
-                             f"write {host}/{host.max_prefixlen}"))
-        return None
-    try:
-        return ipaddress.ip_network(text, strict=True)
-    except ValueError as error:
-        try:
-            loose = ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            problems.append((path, key, f"'{entry}' is not a valid CIDR block: {error}"))
-        else:
-            problems.append((path, key, f"'{entry}' has host bits set; the network is {loose}"))
-        return None
 
 
 def _backend(section: dict[str, Any] | None) -> Backend:
@@ -365,7 +336,7 @@ def _backend(section: dict[str, Any] | None) -> Backend:
     return Backend(kind, dict(settings))
 
 
-def _aws(section: dict[str, Any], path: Path, problems: Problems) -> AwsTarget:
+def _aws(section: dict[str, Any]) -> AwsTarget:
     bindings = {
         role: AwsBinding(tuple(b.get("security_group_ids", ())), tuple(b.get("prefix_list_ids", ())))
         for role, b in section.get("bindings", {}).items()
@@ -375,33 +346,54 @@ def _aws(section: dict[str, Any], path: Path, problems: Problems) -> AwsTarget:
                      section["rule_quota"])
 
 
-_ARM_KINDS = {
-    "application_security_group_ids": "/providers/microsoft.network/applicationsecuritygroups/",
-    "subnet_ids": "/subnets/",
-    "network_interface_ids": "/providers/microsoft.network/networkinterfaces/",
-}
-
-
-def _arm_ids(ids: list[str], key: str, kind: str, path: Path, problems: Problems) -> tuple[str, ...]:
-    for index, arm_id in enumerate(ids):
-        if _ARM_KINDS[kind] not in arm_id.lower():
-            noun = kind.removesuffix("_ids").replace("_", " ")
-            problems.append((path, f"{key}[{index}]", f"'{arm_id}' is not the id of a {noun}"))
-    return tuple(ids)
-
-
-def _azure(section: dict[str, Any], path: Path, problems: Problems) -> AzureTarget:
-    kind = "application_security_group_ids"
-    bindings = {
-        role: _arm_ids(b[kind], f"azure.bindings.{role}.{kind}", kind, path, problems)
-        for role, b in section.get("bindings", {}).items()
-    }
+def _azure(section: dict[str, Any]) -> AzureTarget:
+    # The ids' form (which resource type, which characters) is the schema's business.
+    bindings = {role: tuple(b["application_security_group_ids"])
+                for role, b in section.get("bindings", {}).items()}
     associate = section.get("associate", {})
-    subnets, nics = (
-        _arm_ids(associate.get(k, []), f"azure.associate.{k}", k, path, problems)
-        for k in ("subnet_ids", "network_interface_ids"))
-    return AzureTarget(section["location"], section["resource_group"], bindings, subnets, nics,
+    return AzureTarget(section["location"], section["resource_group"], bindings,
+                       tuple(associate.get("subnet_ids", ())),
+                       tuple(associate.get("network_interface_ids", ())),
                        _backend(section.get("backend")))
+
+
+def _endpoint_problems(data: Any, path: Path, problems: Problems) -> None:
+    """Endpoint URLs, parsed: aws.endpoints and an s3 backend's endpoints (both reach the
+    AWS SDK, and cdk.tf.json). Run beside the schema, so only where the types are right."""
+    places = [("aws", "endpoints")] + [(cloud, "backend", "s3", "endpoints")
+                                       for cloud in ("aws", "azure")]
+    for place in places:
+        node = data
+        for part in place:
+            node = node.get(part) if isinstance(node, dict) else None
+        for service, url in (node or {}).items() if isinstance(node, dict) else ():
+            problem = validation.endpoint_problem(url) if isinstance(url, str) else None
+            if problem:
+                problems.append((path, key_name([*place, service]), problem))
+
+
+def _url_credential_problems(data: Any, path: Path, problems: Problems) -> None:
+    """A URL with `user:password@` in any backend setting (an http backend's address, an s3
+    proxy): a credential, refused like the settings that name one."""
+    for cloud in ("aws", "azure"):
+        section = data.get(cloud) if isinstance(data, dict) else None
+        backend = section.get("backend") if isinstance(section, dict) else None
+        for where, text in _strings(backend, [cloud, "backend"]):
+            if validation.url_userinfo(text):
+                problems.append((path, key_name(where), "holds a URL with a user name or "
+                                 "password; give credentials to Terraform in the environment "
+                                 "or with `terraform init -backend-config=...`"))
+
+
+def _strings(node: Any, where: list[Any]) -> Iterable[tuple[list[Any], str]]:
+    if isinstance(node, str):
+        yield where, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, [*where, key])
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, [*where, index])
 
 
 # --- cross-key rules ------------------------------------------------------------------------

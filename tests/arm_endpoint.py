@@ -8,7 +8,9 @@ AuthorizationFailed). The certificate is self-signed, made here with `cryptograp
 client trusts it the way a user would trust a private CA: through REQUESTS_CA_BUNDLE.
 
 Every request is recorded. Writes (PUT, PATCH, DELETE, POST) are refused and recorded in
-`writes`, so a test can prove that an audit never tried one.
+`writes`, so a test can prove that an audit never tried one. For the error tests it can also
+misbehave: repeat the token it was sent in a 401 (`echo_token`), answer what ARM never would
+(`raw_answer`), or not answer at all (`hang`).
 
 `/msi/token` plays an App Service managed-identity endpoint (IDENTITY_ENDPOINT,
 IDENTITY_HEADER), so that azure-identity's DefaultAzureCredential can sign in for real.
@@ -82,11 +84,15 @@ class ArmEndpoint:
     resource_groups: set[tuple[str, str]] = field(default_factory=set)
     forbidden_tokens: set[str] = field(default_factory=set)  # authenticated, no read permission
     identity_header: str = "test-identity-header"  # what /msi/token expects in X-IDENTITY-HEADER
+    echo_token: bool = False  # a 401 that repeats the token it got, as a hostile host might
+    raw_answer: tuple[int, bytes] | None = None  # answer every ARM request with this instead
+    hang: bool = False  # answer no ARM request at all (until the server stops)
     requests: list[Request] = field(default_factory=list)
     writes: list[Request] = field(default_factory=list)
     token_requests: list[Request] = field(default_factory=list)
     url: str = ""
     ca_file: Path | None = None
+    released: threading.Event = field(default_factory=threading.Event)
 
     def put_nsg(self, subscription: str, resource_group: str, body: dict[str, Any]) -> None:
         """Hold an NSG (and its resource group), as a deployment would have left it."""
@@ -113,8 +119,9 @@ class ArmEndpoint:
         if scheme.lower() != "bearer" or presented not in {self.token, *self.forbidden_tokens}:
             challenge = ('Bearer authorization_uri="https://login.microsoftonline.com/common", '
                          'error="invalid_token", error_description="The access token is invalid."')
+            told = f" '{presented}'" if self.echo_token else ""
             return 401, {"WWW-Authenticate": challenge}, _error(
-                "InvalidAuthenticationToken", "The access token is invalid.")
+                "InvalidAuthenticationToken", f"The access token{told} is invalid.")
         match = NSG_PATH.match(parts.path)
         if not match:
             return 404, {}, _error("InvalidResourceType", f"No route for {parts.path} in the test endpoint.")
@@ -165,6 +172,8 @@ class Server:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_file, key_file)
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.httpd.daemon_threads = True
+        self.endpoint = endpoint
         endpoint.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
@@ -174,6 +183,7 @@ class Server:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.endpoint.released.set()  # a hanging handler returns now
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
@@ -188,7 +198,15 @@ class _Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         status, headers, body = self.endpoint.answer(self.command, self.path, self.headers)
-        data = json.dumps(body).encode()
+        if self.endpoint.hang and not self.path.startswith("/msi/"):
+            self.endpoint.released.wait(timeout=60)
+            self.close_connection = True
+            return
+        if self.endpoint.raw_answer and not self.path.startswith("/msi/"):
+            status, headers = self.endpoint.raw_answer[0], {}
+            data = self.endpoint.raw_answer[1]
+        else:
+            data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))

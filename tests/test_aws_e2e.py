@@ -29,6 +29,7 @@ from moto_server import MotoServer, recording
 from sxcloud import catalog, cli
 from sxcloud.app import plan_all, synth
 from sxcloud.aws import audit as aws_audit
+from sxcloud.commands.audit import aws as audit_command
 from sxcloud.aws import live
 from sxcloud.aws.drift import intended_permission
 from sxcloud.aws.plan import EGRESS, INGRESS, SgPlan, SgRule, plan
@@ -119,7 +120,7 @@ def world(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> 
         # so later tests start from a group that reads back as AWS would return it.
         assert d.aws is not None
         client = live.ec2_client(d.aws.region, endpoint_url=d.aws.endpoints["ec2"])
-        first_audit = aws_audit.audit_data(aws_audit.audit(client, d), d.aws.region)
+        first_audit = audit_command.audit_data(aws_audit.audit(client, d), d.aws.region)
         first_plan = terraform_live.plan(tf, "first.tfplan")
         second_plan = None
         if first_plan[0] == 2:
@@ -135,8 +136,9 @@ def world(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> 
 # --- helpers ----------------------------------------------------------------------------------
 
 def run_audit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """`sxcloud audit aws ARGS` in this process: exit status, stdout, stderr."""
-    code = cli.main(["audit", "aws", *args])
+    """`sxcloud audit aws ARGS --use-file-endpoints` (the files point at moto) in this
+    process: exit status, stdout, stderr."""
+    code = cli.main(["audit", "aws", *args, "--use-file-endpoints"])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -356,7 +358,8 @@ def test_the_command_makes_only_describe_calls(world: World, moto_server: MotoSe
     site = world.sites["mail-aws-cluster"]
     before = live_rules(site)
     with recording(moto_server) as received:
-        done = subprocess.run([sys.executable, "-m", "sxcloud", "audit", "aws", str(site.file)],
+        done = subprocess.run([sys.executable, "-m", "sxcloud", "audit", "aws", str(site.file),
+                               "--use-file-endpoints"],
                               capture_output=True, text=True, cwd=ROOT)
     assert done.returncode in (0, 1), done.stderr
     assert received and set(received) <= {"DescribeSecurityGroups", "DescribeSecurityGroupRules"}

@@ -15,6 +15,7 @@ import pytest
 from arm_endpoint import ArmEndpoint
 from arm_render import nsg_from_stack
 from conftest import ROOT, Synthesized
+from http_stub import Stub
 
 from sxcloud import config
 from sxcloud.cli import main
@@ -437,3 +438,171 @@ def test_no_credential_at_all(arm, synthesized, capsys, monkeypatch, tmp_path):
     assert "DefaultAzureCredential could not get a token for " f"{arm.url}/.default" in err
     assert "set SXCLOUD_AZURE_TOKEN" in err
     assert arm.requests == []
+
+
+# --- the token stays home: where a token may be sent ------------------------------------------
+#
+# A proxy stub (tests/http_stub.py) stands in front of every host but this machine, so a
+# request to a refused endpoint would be recorded there; an empty log means none was sent.
+
+def error_lines(err: str) -> list[str]:
+    return [l for l in err.splitlines() if l.startswith("sxcloud: error:")]
+
+
+def through_proxy(monkeypatch: pytest.MonkeyPatch, proxy: Stub) -> None:
+    for key in ("HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(key, proxy.url)
+    for key in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def test_known_arm_hosts_are_the_sdks():
+    """The hosts sxcloud trusts are those azure-mgmt-core names for the Azure clouds."""
+    from urllib.parse import urlsplit
+
+    from azure.core import AzureClouds
+    from azure.mgmt.core.tools import get_arm_endpoints
+
+    from sxcloud.azure.audit import ARM_AUDIENCE_HOSTS, ARM_HOSTS
+
+    endpoints = [get_arm_endpoints(cloud) for cloud in AzureClouds]
+    assert sorted(urlsplit(e["resource_manager"]).hostname for e in endpoints) == sorted(ARM_HOSTS)
+    assert {urlsplit(s).hostname for e in endpoints for s in e["credential_scopes"]} <= \
+        set(ARM_AUDIENCE_HOSTS)
+
+
+def test_a_static_token_goes_only_to_a_known_cloud(arm, synthesized, capsys, monkeypatch):
+    deploy(arm, synthesized)
+    with Stub() as proxy:
+        through_proxy(monkeypatch, proxy)
+        code = main(["audit", "azure", str(CLUSTER), "--subscription", SUB,
+                     "--arm-endpoint", "https://management.example.net"])
+        out, err = capsys.readouterr()
+        assert (code, out, proxy.requests, arm.requests) == (2, "", [], [])
+        (line,) = error_lines(err)
+        assert line == ("sxcloud: error: command line: --arm-endpoint: management.example.net "
+                        "is not the Resource Manager of a known Azure cloud (management.azure.com, "
+                        "management.usgovcloudapi.net, management.chinacloudapi.cn) nor this "
+                        "machine, and the static token in SXCLOUD_AZURE_TOKEN would be sent "
+                        "there; pass --trust-arm-endpoint if that host is yours (Azure Stack Hub)")
+        # With the flag the request does go out (into the proxy, which refuses it): so the
+        # empty log above means something.
+        code = main(["audit", "azure", str(CLUSTER), "--subscription", SUB,
+                     "--arm-endpoint", "https://management.example.net", "--trust-arm-endpoint"])
+        assert code == 2 and "CONNECT management.example.net:443" in proxy.requests
+        # A known cloud's host is not refused (the request goes to it, here into the proxy).
+        proxy.requests.clear()
+        code = main(["audit", "azure", str(CLUSTER), "--subscription", SUB,
+                     "--arm-endpoint", "https://management.usgovcloudapi.net"])
+        assert code == 2 and proxy.requests == ["CONNECT management.usgovcloudapi.net:443"] * 3
+
+
+def test_a_token_for_a_known_audience_is_not_sent_elsewhere(arm, capsys, monkeypatch):
+    """DefaultAzureCredential, asked for a public-cloud ARM token (--arm-audience), would hand
+    it to a foreign endpoint: refused before any token is even requested."""
+    clear_identity_env(monkeypatch)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"{arm.url}/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", arm.identity_header)
+    with Stub() as proxy:
+        through_proxy(monkeypatch, proxy)
+        code = main(["audit", "azure", str(CLUSTER), "--subscription", SUB, "--arm-endpoint",
+                     "https://arm.example.net", "--arm-audience", "https://management.azure.com"])
+        _, err = capsys.readouterr()
+        assert (code, proxy.requests, arm.token_requests) == (2, [], [])
+    (line,) = error_lines(err)
+    assert "a token for management.azure.com (--arm-audience)" in line
+
+
+# --- errors: exit 2, one line that names what failed, never the token --------------------------
+
+@pytest.mark.parametrize("token, kind", [
+    ("eyJhbGciOi.secret-part\nX-Injected: 1", "a line break or another control character"),
+    ("eyJhbGciOi.secret-part\u00e9\u0394", "a character outside ASCII"),
+    ("eyJhbGciOi.secret part", "a space"),
+])
+def test_a_token_with_characters_no_token_holds(arm, synthesized, capsys, monkeypatch, token, kind):
+    deploy(arm, synthesized)
+    monkeypatch.setenv("SXCLOUD_AZURE_TOKEN", token)
+    code, out, err = audit(arm, capsys=capsys)
+    assert (code, out, arm.requests) == (2, "", [])
+    (line,) = error_lines(err)
+    assert line.startswith(f"sxcloud: error: SXCLOUD_AZURE_TOKEN: holds {kind}, which no")
+    assert "secret" not in err
+
+
+def test_a_token_echoed_by_the_endpoint_is_not_shown(arm, synthesized, capsys, monkeypatch):
+    deploy(arm, synthesized)
+    arm.echo_token = True
+    secret = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.not-accepted-here.c2lnbmF0dXJl"
+    monkeypatch.setenv("SXCLOUD_AZURE_TOKEN", secret)
+    code, out, err = audit(arm, capsys=capsys)
+    assert (code, out) == (2, "")
+    assert arm.requests[0].authorization == f"Bearer {secret}"  # the endpoint had it...
+    (line,) = error_lines(err)
+    assert "The access token '[credential removed]' is invalid" in line  # ...and echoed it
+    assert secret not in err
+
+
+@pytest.mark.parametrize("url, message", [
+    ("https://[::1", "'https://[::1' is not a URL (Invalid IPv6 URL)"),
+    ("https://management.azure.com:443x", "is not a URL (Port could not be cast"),
+    ("https://127.0.0.1:99999", "is not a URL (Port out of range"),
+    ("https://manage ment.azure.com", "has no valid host name or IP address"),
+    ("https://management.azure.com/?api-version=1", "has a query or fragment"),
+    ("https://x@management.azure.com", "holds a user name or password"),
+])
+def test_unusable_arm_urls(arm, capsys, url, message):
+    code = main(["audit", "azure", str(CLUSTER), "--subscription", SUB, "--arm-endpoint", url])
+    out, err = capsys.readouterr()
+    assert (code, out, arm.requests) == (2, "", [])
+    (line,) = error_lines(err)
+    assert line.startswith("sxcloud: error: command line: --arm-endpoint: ") and message in line
+
+
+def test_connection_refused(arm, capsys):
+    with Stub() as closed:
+        port = closed.url.rsplit(":", 1)[1]  # open a moment ago, closed now
+    code = main(["audit", "azure", str(CLUSTER), "--subscription", SUB,
+                 "--arm-endpoint", f"https://127.0.0.1:{port}"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    (line,) = error_lines(err)
+    assert f"--arm-endpoint: cannot reach https://127.0.0.1:{port}:" in line
+
+
+def test_an_endpoint_that_never_answers(arm, synthesized, capsys):
+    from sxcloud.azure.audit import RETRIES
+
+    deploy(arm, synthesized)
+    arm.hang = True
+    code, out, err = audit(arm, CLUSTER, "--timeout", "0.5", capsys=capsys)
+    assert (code, out) == (2, "")
+    (line,) = error_lines(err)
+    assert f"--arm-endpoint: {arm.url} did not answer" in line
+    assert len(arm.requests) == RETRIES + 1  # retried, but not forever
+
+
+@pytest.mark.parametrize("status, body, message", [
+    (200, b"<html>a captive portal", "is not the JSON ARM sends"),
+    (500, b"\xff\xfe not even text", "is not the JSON ARM sends"),
+])
+def test_an_answer_arm_never_gives(arm, synthesized, capsys, status, body, message):
+    deploy(arm, synthesized)
+    arm.raw_answer = (status, body)
+    code, out, err = audit(arm, CLUSTER, "--timeout", "2", capsys=capsys)
+    assert (code, out) == (2, "")
+    (line,) = error_lines(err)
+    assert message in line and TOKEN not in err
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"nsg"', b'{"properties": 5}',
+                                  b'{"properties": {"securityRules": "x"}}',
+                                  b'{"properties": {"securityRules": [{"name": 5, "properties": []}]}}',
+                                  b'{"properties": {"securityRules": [{"properties": {"priority": "high"}}]}}'])
+def test_json_that_is_not_an_nsg(arm, synthesized, capsys, body):
+    deploy(arm, synthesized)
+    arm.raw_answer = (200, body)
+    code, out, err = audit(arm, CLUSTER, capsys=capsys)
+    assert (code, out) == (2, ""), err
+    (line,) = error_lines(err)
+    assert "azure: " in line and "Traceback" not in err

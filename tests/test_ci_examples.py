@@ -1,14 +1,19 @@
-"""The CI examples in examples/ci/: valid YAML, valid against the published schemas, and
-their comment step updates one comment instead of adding new ones.
+"""The CI examples in examples/ci/: valid YAML, valid against the published schemas; their
+comment step updates the job's own comment and never anyone else's; event values never become
+shell code; actions, packages and the token are pinned and kept to what the job needs.
 
 The schemas are the schemastore ones that check-jsonschema (dev extra) vendors, so the check
 runs offline. The comment steps run as written, against a fake GitHub / GitLab API on
-127.0.0.1 that keeps the comments in memory.
+127.0.0.1 that keeps the comments in memory. The whole job runs as written too, with the
+tools it calls (sxcloud, checkov, pip, git, python3) replaced by stubs that record their
+arguments, so that what the shell does with a hostile branch name is seen.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
 import subprocess
 import sys
@@ -21,12 +26,16 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
+import sxcloud
 from sxcloud.cli import build_parser
 
 CI = Path(__file__).resolve().parent.parent / "examples" / "ci"
 GITHUB = CI / "github-actions-review.yml"
 GITLAB = CI / "gitlab-ci-review.yml"
 MARKER = "<!-- sxcloud-review -->"
+#: A valid git branch name (`git check-ref-format --branch` accepts it) that runs a command
+#: wherever it is pasted into shell code.
+HOSTILE_BRANCH = "main$(touch${IFS}pwned)"
 
 
 def _check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
@@ -75,25 +84,163 @@ def test_gitlab_script_runs_in_order_and_the_review_line_parses() -> None:
 def _parses(command: str) -> None:
     """The sxcloud command line of a CI step, with its variables filled in, parses."""
     words = shlex.split(command.replace("> review.md", "").replace("|| status=1", ""))
-    words = [w.replace("${{ github.base_ref }}", "main") for w in words]
+    words = [w.replace("$BASE_REF", "main") for w in words]
     words = [("sxcloud.yaml" if w == "$FILES" else w) for w in words]
     assert words[0] == "sxcloud"
     args = build_parser().parse_args(words[1:])
     assert args.command == "review" and args.base_ref and args.synth_dir
 
 
+# --- static checks: pins, permissions, no expressions in shell code -------------------------
+
+def _github_steps() -> list[dict[str, Any]]:
+    return yaml.safe_load(GITHUB.read_text())["jobs"]["review"]["steps"]
+
+
+def test_no_github_expression_is_pasted_into_shell_code() -> None:
+    # GitHub substitutes ${{ }} into the script text before the shell reads it, so any
+    # value there (a branch name, a title) is code. Values go through env: instead.
+    for step in _github_steps():
+        assert "${{" not in step.get("run", ""), step.get("name")
+
+
+def test_github_checkout_keeps_no_token_and_actions_are_pinned_by_commit() -> None:
+    steps = _github_steps()
+    uses = [s for s in steps if "uses" in s]
+    assert uses
+    for step in uses:
+        action, _, ref = step["uses"].partition("@")
+        assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{action} is pinned to {ref!r}, not a commit"
+    (checkout,) = [s for s in uses if s["uses"].startswith("actions/checkout@")]
+    assert checkout.get("with", {}).get("persist-credentials") is False
+
+
+def test_github_permissions_are_least_privilege() -> None:
+    workflow = yaml.safe_load(GITHUB.read_text())
+    assert workflow["permissions"] == {}
+    assert workflow["jobs"]["review"]["permissions"] == {"contents": "read",
+                                                          "pull-requests": "write"}
+    # The token reaches only the step that posts; no step before it sees it.
+    holders = [s.get("name") for s in _github_steps() if "GITHUB_TOKEN" in s.get("env", {})]
+    assert holders == ["Post or update the review comment"]
+
+
+@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=lambda p: p.name)
+def test_sxcloud_and_checkov_are_pinned(path: Path) -> None:
+    document = yaml.safe_load(path.read_text())
+    variables = document["env"] if path == GITHUB else document["sxcloud-review"]["variables"]
+    assert variables["SXCLOUD"] == f"sxcloud=={sxcloud.__version__}"
+    assert re.fullmatch(r"checkov==\d+\.\d+\.\d+", variables["CHECKOV"])
+    text = path.read_text()
+    assert 'pip install "$SXCLOUD" "$CHECKOV"' in text
+    assert not re.search(r"pip install[^\n]*\bcheckov\b(?!==)", text.replace('"$CHECKOV"', ""))
+
+
+def test_gitlab_documents_its_token() -> None:
+    header = GITLAB.read_text().split("sxcloud-review:")[0].lower()
+    for word in ("reporter", "masked", "protected", "fork", "`api` scope"):
+        assert word in header, word
+
+
+# --- the whole job, with stubs, and a hostile branch name ------------------------------------
+
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def _stubs(folder: Path) -> Path:
+    """A folder of stand-ins for the tools the job calls; each logs its arguments."""
+    bin_dir = folder / "stub-bin"
+    bin_dir.mkdir()
+    for tool in ("sxcloud", "checkov", "python", "python3", "git"):
+        script = bin_dir / tool
+        script.write_text('#!/bin/sh\n{ printf "%s" "$(basename "$0")"; '
+                          'for a in "$@"; do printf "\\t%s" "$a"; done; echo; } >> "$STUB_LOG"\n'
+                          "cat > /dev/null\n")
+        script.chmod(0o755)
+    return bin_dir
+
+
+def _calls(log: Path) -> list[list[str]]:
+    return [line.split("\t") for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _run_github_job(folder: Path, context: dict[str, str]) -> None:
+    """Every run: step of the workflow as GitHub would run it: ${{ }} substituted into the
+    text first, then the shell, with the workflow's and the step's env."""
+    def expand(text: str) -> str:
+        return _EXPRESSION.sub(lambda m: context[m.group(1)], text)
+
+    workflow = yaml.safe_load(GITHUB.read_text())
+    base = {"PATH": f"{_stubs(folder)}:/usr/bin:/bin", "STUB_LOG": str(folder / "calls"),
+            "GITHUB_STEP_SUMMARY": str(folder / "summary"), "GITHUB_REPOSITORY": "acme/mail"}
+    base.update({k: expand(str(v)) for k, v in workflow["env"].items()})
+    for step in workflow["jobs"]["review"]["steps"]:
+        if "run" not in step:
+            continue
+        env = dict(base, **{k: expand(str(v)) for k, v in step.get("env", {}).items()})
+        subprocess.run(["bash", "-e", "-c", expand(step["run"])], cwd=folder, env=env,
+                       capture_output=True, text=True, timeout=60, check=False)
+
+
+def _run_gitlab_job(folder: Path, ci: dict[str, str]) -> None:
+    """The job's script as one shell session, with its variables and GitLab's."""
+    job = yaml.safe_load(GITLAB.read_text())["sxcloud-review"]
+    env = {"PATH": f"{_stubs(folder)}:/usr/bin:/bin", "STUB_LOG": str(folder / "calls")}
+    env.update({k: str(v) for k, v in job["variables"].items()}, **ci)
+    subprocess.run(["bash", "-e", "-c", "\n".join(job["script"])], cwd=folder, env=env,
+                   capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_a_hostile_branch_name_stays_a_string_on_github(tmp_path: Path) -> None:
+    _run_github_job(tmp_path, {
+        "github.base_ref": HOSTILE_BRANCH, "github.event.pull_request.number": "7",
+        "secrets.GITHUB_TOKEN": "secret", "steps.verify.outcome": "success",
+        "steps.checkov.outcome": "success", "steps.review.outcome": "success"})
+    assert not (tmp_path / "pwned").exists(), "the branch name ran as a command"
+    reviews = [c for c in _calls(tmp_path / "calls") if c[:2] == ["sxcloud", "review"]]
+    assert len(reviews) == 1 and f"origin/{HOSTILE_BRANCH}" in reviews[0]
+
+
+def test_a_hostile_branch_name_stays_a_string_on_gitlab(tmp_path: Path) -> None:
+    _run_gitlab_job(tmp_path, {"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": HOSTILE_BRANCH})
+    assert not (tmp_path / "pwned").exists(), "the branch name ran as a command"
+    fetches = [c for c in _calls(tmp_path / "calls") if c[:2] == ["git", "fetch"]]
+    assert fetches == [["git", "fetch", "origin", f"refs/heads/{HOSTILE_BRANCH}"]]
+
+
 # --- the comment step against a fake API ----------------------------------------------------
 
-class _Api:
-    """Comments of one pull request / merge request, as GitHub or GitLab would hold them."""
+#: Who wrote a comment, as each API shows it. GitHub's default GITHUB_TOKEN posts as the
+#: github-actions app's bot user; a GitLab project access token has a bot user of its own.
+GITHUB_BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
+GITLAB_BOT = {"id": 77, "username": "project_42_bot_sxcloud"}
+MALLORY = {"login": "mallory", "username": "mallory", "id": 666, "type": "User"}
 
-    def __init__(self, comments: list[dict[str, Any]]) -> None:
+
+class _Api:
+    """Comments of one pull request / merge request, as GitHub or GitLab would hold them.
+
+    `me` is the token's user as GET /user reports it; None is GitHub's answer for an app
+    installation token such as GITHUB_TOKEN (403), whose comments the bot user writes."""
+
+    def __init__(self, comments: list[dict[str, Any]], gitlab: bool,
+                 me: dict[str, Any] | None) -> None:
         self.comments = comments
         self.calls: list[tuple[str, str]] = []
         self.next_id = 1000
+        self.gitlab = gitlab
+        self.me = me
+
+    def author(self) -> dict[str, Any]:
+        return self.me or GITHUB_BOT
+
+    def comment(self, id_: int, body: str, user: dict[str, Any]) -> dict[str, Any]:
+        return {"id": id_, "body": body, ("author" if self.gitlab else "user"): user}
 
 
-def _server(api: _Api, gitlab: bool) -> ThreadingHTTPServer:
+def _server(api: _Api) -> ThreadingHTTPServer:
+    gitlab = api.gitlab
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
             pass
@@ -126,12 +273,16 @@ def _server(api: _Api, gitlab: bool) -> ThreadingHTTPServer:
             listing = ("/api/v4/projects/42/merge_requests/7/notes" if gitlab
                        else "/repos/acme/mail/issues/7/comments")
             item = (listing + "/" if gitlab else "/repos/acme/mail/issues/comments/")
+            if self.command == "GET" and url.path in ("/user", "/api/v4/user"):
+                if api.me is None:
+                    return self._reply(403, {"message": "Resource not accessible by integration"})
+                return self._reply(200, api.me)
             if self.command == "GET" and url.path == listing:
                 page, size = int(query["page"][0]), int(query["per_page"][0])
                 return self._reply(200, api.comments[(page - 1) * size:page * size])
             if self.command == "POST" and url.path == listing:
                 api.next_id += 1
-                comment = {"id": api.next_id, "body": self._body()["body"]}
+                comment = api.comment(api.next_id, self._body()["body"], api.author())
                 api.comments.append(comment)
                 return self._reply(201, comment)
             if self.command in ("PATCH", "PUT") and url.path.startswith(item):
@@ -156,36 +307,55 @@ def flavour(request: pytest.FixtureRequest) -> str:
 
 def _comment_step(flavour: str) -> str:
     if flavour == "github":
-        steps = yaml.safe_load(GITHUB.read_text())["jobs"]["review"]["steps"]
+        steps = _github_steps()
         return next(s for s in steps if s.get("name") == "Post or update the review comment")["run"]
     script = yaml.safe_load(GITLAB.read_text())["sxcloud-review"]["script"]
     return next(line for line in script if line.startswith("python3 - <<'PY'"))
 
 
-def _run_step(flavour: str, url: str, folder: Path, review: str) -> None:
+def _run_step(flavour: str, url: str, folder: Path, review: str, token: str = "secret") -> str:
     (folder / "review.md").write_text(review)
     env = {"PATH": "/usr/bin:/bin", "MARKER": MARKER}
     if flavour == "github":
+        step = next(s for s in _github_steps()
+                    if s.get("name") == "Post or update the review comment")
         env.update(GITHUB_API_URL=url, GITHUB_REPOSITORY="acme/mail", PR_NUMBER="7",
-                   GITHUB_TOKEN="secret")
+                   GITHUB_TOKEN=token, BOT_LOGIN=step["env"]["BOT_LOGIN"])
     else:
         env.update(CI_API_V4_URL=f"{url}/api/v4", CI_PROJECT_ID="42",
-                   CI_MERGE_REQUEST_IID="7", SXCLOUD_REVIEW_TOKEN="secret")
+                   CI_MERGE_REQUEST_IID="7", SXCLOUD_REVIEW_TOKEN=token)
     done = subprocess.run(["bash", "-e", "-c", _comment_step(flavour)], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
-@pytest.fixture
-def api(flavour: str) -> Iterator[tuple[_Api, str]]:
-    others = [{"id": i, "body": f"looks good {i}"} for i in range(1, 131)]  # two pages
-    state = _Api(others)
-    server = _server(state, flavour == "gitlab")
+def _serve(state: _Api) -> Iterator[tuple[_Api, str]]:
+    server = _server(state)
     try:
         yield state, f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _others(gitlab: bool) -> list[dict[str, Any]]:
+    people = [MALLORY, {"login": "alice", "username": "alice", "id": 7, "type": "User"}]
+    key = "author" if gitlab else "user"
+    return [{"id": i, "body": f"looks good {i}", key: people[i % 2]}
+            for i in range(1, 131)]  # two pages
+
+
+@pytest.fixture
+def api(flavour: str) -> Iterator[tuple[_Api, str]]:
+    gitlab = flavour == "gitlab"
+    yield from _serve(_Api(_others(gitlab), gitlab, GITLAB_BOT if gitlab else None))
+
+
+def _ours(state: _Api) -> list[dict[str, Any]]:
+    key = "author" if state.gitlab else "user"
+    return [c for c in state.comments
+            if c["body"].startswith(MARKER) and c[key]["id"] == state.author()["id"]]
 
 
 def test_the_comment_is_added_once_then_updated(flavour: str, api: tuple[_Api, str],
@@ -209,3 +379,43 @@ def test_an_empty_review_still_carries_the_marker(flavour: str, api: tuple[_Api,
     _run_step(flavour, url, tmp_path, "")  # sxcloud review failed before printing
     (ours,) = [c for c in state.comments if c["body"].startswith(MARKER)]
     assert "see the job log" in ours["body"]
+
+
+def test_a_foreign_marker_comment_is_left_alone(flavour: str, tmp_path: Path) -> None:
+    gitlab = flavour == "gitlab"
+    key = "author" if gitlab else "user"
+    planted = f"{MARKER}\n## Firewall review\n**No change to the firewall.**\n"
+    foreign = [{"id": 1, "body": planted, key: MALLORY}]
+    if not gitlab:  # a human whose login looks like the bot's
+        foreign.append({"id": 2, "body": planted,
+                        key: {"login": "github-actions", "id": 668, "type": "User"}})
+    for state, url in _serve(_Api(foreign + _others(gitlab)[2:], gitlab,
+                                  GITLAB_BOT if gitlab else None)):
+        before = json.loads(json.dumps(foreign))
+        _run_step(flavour, url, tmp_path, f"{MARKER}\n## Firewall review\nR04 opened\n")
+        assert state.comments[:len(foreign)] == before  # untouched
+        (ours,) = _ours(state)
+        assert "R04 opened" in ours["body"]
+        assert not [m for m, _ in state.calls if m in ("PATCH", "PUT")]
+
+        _run_step(flavour, url, tmp_path, f"{MARKER}\n## Firewall review\nR04 closed\n")
+        assert state.comments[:len(foreign)] == before
+        (ours,) = _ours(state)
+        assert "R04 closed" in ours["body"]
+
+
+def test_a_personal_github_token_updates_only_its_users_comment(tmp_path: Path) -> None:
+    me = {"login": "release-bot", "id": 5, "type": "User"}
+    comments = [{"id": 1, "body": f"{MARKER}\nfrom another workflow", "user": GITHUB_BOT},
+                {"id": 2, "body": f"{MARKER}\nold review", "user": me}]
+    for state, url in _serve(_Api(comments, False, me)):
+        _run_step("github", url, tmp_path, f"{MARKER}\nnew review\n")
+        assert [c["body"] for c in state.comments] == [f"{MARKER}\nfrom another workflow",
+                                                       f"{MARKER}\nnew review\n"]
+
+
+def test_gitlab_without_the_token_skips_the_note(tmp_path: Path) -> None:
+    # A protected variable is absent from pipelines on unprotected refs: the job goes on.
+    for state, url in _serve(_Api(_others(True), True, GITLAB_BOT)):
+        out = _run_step("gitlab", url, tmp_path, f"{MARKER}\nreview\n", token="")
+        assert "no note posted" in out and state.calls == []

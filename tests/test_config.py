@@ -22,7 +22,7 @@ GOOD = {
     "aws": {"region": "eu-central-1", "vpc_id": "vpc-0123456789abcdef0"},
     "azure": {"location": "westeurope", "resource_group": "rg-mail"},
 }
-ASG = ("/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/"
+ASG = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Network/"
        "applicationSecurityGroups/asg-{}")
 
 
@@ -201,7 +201,7 @@ def test_more_asgs_than_one_rule_takes(tmp_path):
 
 def test_unknown_backend_type(tmp_path):
     key, message = only(problems(tmp_path, changed(aws__backend={"consul": {"path": "x"}})))
-    assert key == "aws.backend" and "s3" in message
+    assert key == "aws.backend.consul" and "unknown key" in message and "s3" in message
 
 
 def test_endpoint_must_be_a_url(tmp_path):

@@ -35,6 +35,8 @@ def _diagrams() -> dict[str, str]:
                 out[f"{path.name}:{option}:{s.stack}"] = mermaid.flowchart(s.head, s.change)
     hostile = [Opening(INBOUND, Ports("tcp", 1, 65535), Peer(TAG, 'A"B|C<D>&E; end'), None, (),
                        UNINTENDED, "x"),
+               Opening(INBOUND, Ports("tcp\n```\n## x", 1, 2), Peer(TAG, "`md` [a]\n{b} #35;"),
+                       None, (), UNINTENDED, "z"),
                Opening(INBOUND, Ports("all"), Peer(CIDR, "10.0.0.0/8"), 'role "x"', (),
                        UNINTENDED, "y")]
     fw = Firewall("s-aws", "aws", "s", "g", tuple(hostile), 2, ())
@@ -73,5 +75,6 @@ def test_the_parser_refuses_broken_text() -> None:
 
 
 def test_escape_leaves_no_character_that_ends_a_label() -> None:
-    text = mermaid.escape('say "hi" | <b> & more')
-    assert not set('"|<>') & set(text)
+    text = mermaid.escape('say "hi" | <b> & more\n```\n## x `md` [a] {b} #lt; \\ \x1b')
+    assert not set('"|<>`[]{}\n\x1b') & set(text)
+    assert "#lt;" not in text  # an entity code in the input is shown, not decoded

@@ -80,6 +80,8 @@ def test_review_of_a_real_plan_shows_the_change_and_a_console_rule(
     assert removed == [("TCP 8080", "10.60.99.0/24", ["R15"])]
     assert s["change"]["changed"] == []
     assert len(s["findings"]) == 1 and "TCP 3389 from 0.0.0.0/0" in s["findings"][0]
+    # The group itself is sxcloud's: the plan touches no other resource.
+    assert all(r["intended"] and not r["finding"] for r in s["resources"]), s["resources"]
     console = [o for o in s["head"]["openings"] if o["ports"] == "TCP 3389"]
     assert console and console[0]["origin"] == "unintended"
     assert "no Terraform resource manages it" in console[0]["note"]
@@ -99,6 +101,6 @@ def test_review_of_a_real_plan_shows_the_change_and_a_console_rule(
     monkeypatch.chdir(tmp_path)
     assert main(["review", "head.yaml", "--plan", "plan.json"]) == 1
     markdown = capsys.readouterr().out
-    assert "| out | TCP 5061 | `0.0.0.0/0` (internet) | R17 sms |" in markdown
+    assert "| out | TCP 5061 | 0.0.0.0/0 (internet) | R17 sms |" in markdown
     assert "In the plan, not in the files: inbound TCP 3389" in markdown
     assert str(tmp_path) not in markdown

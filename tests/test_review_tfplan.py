@@ -15,7 +15,7 @@ import pytest
 
 from sxcloud.config import load
 from sxcloud.errors import InputError
-from sxcloud.review import build, tfplan
+from sxcloud.review import build, markdown, mermaid, tfplan
 from sxcloud.review.openings import UNINTENDED
 
 from conftest import EXAMPLES, Synthesized
@@ -47,7 +47,8 @@ def test_a_plan_that_creates_the_stack_adds_exactly_what_the_files_intend(
     stack = _review(path, _plan(synthesized, path, cloud), tmp_path)
     intended = build.from_files([load(path)]).stacks
     (intent,) = [s.head for s in intended if s.cloud == cloud]
-    assert stack.findings == []
+    assert stack.all_findings == []
+    assert stack.resources and all(r.intended and r.action == "creates" for r in stack.resources)
     assert stack.change is not None and stack.change.removed == ()
     assert {o.key for o in stack.change.added} == {o.key for o in intent.openings}
     assert {(o.key, o.rows) for o in stack.head.openings} == {
@@ -269,3 +270,88 @@ def test_a_plan_of_another_deployment_is_refused(synthesized: Synthesized,
     plan_file.write_text(json.dumps(refresh_planned_values(_plan(synthesized, AZURE, "azure"))))
     with pytest.raises(InputError, match="deployment 'mail-azure-cluster'"):
         build.from_plans([load(AWS)], [plan_file])
+
+
+def _aws_rule(plan: dict[str, Any], name: str, **after: Any) -> None:
+    """A copy of the R04 rule resource under another name, with `after` changed."""
+    rule = copy.deepcopy(next(c for c in plan["resource_changes"] if c["name"].startswith("R04")))
+    config = copy.deepcopy(next(r for r in plan["configuration"]["root_module"]["resources"]
+                                if r["address"] == rule["address"]))
+    rule["address"] = config["address"] = f"{rule['type']}.{name}"
+    rule["name"] = config["name"] = name
+    rule["change"]["after"].update(after)
+    plan["resource_changes"].append(rule)
+    plan["configuration"]["root_module"]["resources"].append(config)
+
+
+def test_every_tcp_port_from_the_internet_is_flagged_not_a_crash(
+        synthesized: Synthesized, tmp_path: Path) -> None:
+    """Issue 9: `review --plan` crashed sorting 'TCP all ports' among single ports."""
+    plan = _plan(synthesized, AWS, "aws")
+    _aws_rule(plan, "wide_open", from_port=0, to_port=65535, ip_protocol="tcp",
+              cidr_ipv4="0.0.0.0/0", description="temporary")
+    stack = _review(AWS, plan, tmp_path)
+    assert any("inbound TCP all ports from 0.0.0.0/0" in f for f in stack.findings)
+    assert any("Wider than the vendor table: inbound TCP all ports" in w for w in stack.warnings)
+    assert stack.verify is not None and stack.verify.failed  # verify reads the same plan
+    assert "TCP all ports" in mermaid.flowchart(stack.head, stack.change)
+    assert "TCP all ports" in "\n".join(markdown.stack_section(stack, None, True))
+
+
+# --- other resources ------------------------------------------------------------------------
+
+def test_a_resource_no_file_intends_is_a_finding(synthesized: Synthesized,
+                                                 tmp_path: Path) -> None:
+    plan = _plan(synthesized, AWS, "aws")
+    plan["resource_changes"].append({
+        "address": "aws_instance.miner", "mode": "managed", "type": "aws_instance",
+        "name": "miner", "change": {"actions": ["create"], "before": None,
+                                    "after": {"ami": "ami-0123"}, "after_unknown": {"id": True}}})
+    stack = _review(AWS, plan, tmp_path)
+    (other,) = [r for r in stack.resources if not r.intended]
+    assert other.address == "aws_instance.miner" and other.finding
+    assert other.meaning == ("The plan creates aws_instance.miner, which no sxcloud file "
+                             "intends.")
+    assert stack.all_findings == [other.meaning]
+    text = "\n".join(markdown.stack_section(stack, None, True))
+    assert "#### Other resources in the plan" in text and "aws\\_instance.miner" not in text
+    assert "| aws_instance.miner | creates | no | none | :x: **The plan creates" in text
+
+
+def test_an_update_lists_the_attributes_it_changes_not_their_values(
+        synthesized: Synthesized, tmp_path: Path) -> None:
+    plan = applied(_plan(synthesized, AWS, "aws"), {})
+    group = next(c for c in plan["resource_changes"]
+                 if c["address"] == "aws_security_group.appliance")
+    group["change"]["actions"] = ["update"]
+    group["change"]["after"] = {**group["change"]["before"], "description": "sekrit-value"}
+    stack = _review(AWS, plan, tmp_path)
+    (action,) = stack.resources
+    assert (action.action, action.attributes, action.finding) == ("updates", ("description",),
+                                                                  False)
+    assert "sekrit-value" not in "\n".join(markdown.stack_section(stack, None, True))
+
+
+def _association(plan: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in plan["resource_changes"]
+                if c["type"] == "azurerm_subnet_network_security_group_association")
+
+
+def test_a_plan_that_deletes_an_association_is_a_finding(synthesized: Synthesized,
+                                                         tmp_path: Path) -> None:
+    plan = applied(_plan(synthesized, AZURE, "azure"), {})
+    association = _association(plan)
+    association["change"].update(actions=["delete"], after=None)
+    stack = _review(AZURE, plan, tmp_path)
+    (action,) = [r for r in stack.resources if r.address == association["address"]]
+    assert action.finding and action.action == "deletes"
+    assert "the NSG no longer guards subnet /subscriptions/" in action.meaning
+
+
+def test_an_association_missing_from_the_plan_is_a_finding(synthesized: Synthesized,
+                                                           tmp_path: Path) -> None:
+    plan = _plan(synthesized, AZURE, "azure")
+    address = _association(plan)["address"]
+    plan["resource_changes"] = [c for c in plan["resource_changes"] if c["address"] != address]
+    stack = _review(AZURE, plan, tmp_path)
+    assert stack.findings == [f"In the files, not in the plan: {address}"]

@@ -11,11 +11,12 @@ JSON Schema and the cloud planners' tables; the logic that uses it is hand-writt
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from sxcloud import catalog, config, policy
+from sxcloud import catalog, config, policy, validation
 from sxcloud.aws import plan as aws_plan
 from sxcloud.azure import limits as azure_limits
 from sxcloud.azure import plan as azure_plan
@@ -34,9 +35,11 @@ NAME = "%s"
 def _rows() -> list[dict[str, Any]]:
     return [{
         "id": r.id, "slug": r.slug,
-        "services": [{"protocol": s.protocol, "port": s.port} for s in r.services],
+        # port 0 stands for "all" (protocol "all"), so that every service has one type
+        "services": [{"protocol": s.protocol, "port": s.port or 0} for s in r.services],
         "source": r.source, "target": r.target, "rationale": r.rationale,
-        "feature": r.feature, "internal": r.internal, "dns": r.dns, "cluster": r.cluster,
+        # "" for none: one type for every row (see flows in aws.tf)
+        "feature": r.feature or "", "internal": r.internal, "dns": r.dns or "", "cluster": r.cluster,
         "simple_only": r.simple_only,
     } for r in catalog.ROWS]
 
@@ -48,16 +51,20 @@ def _schema() -> dict[str, Any]:
     appliance = props["appliance"]["properties"]
     features = appliance["features"]["properties"]
     aws, azure, defs = props["aws"], props["azure"], s["$defs"]
+    aws_binding = defs["awsBinding"]["properties"]
+    associate = azure["properties"]["associate"]["properties"]
+    name, forbidden = _re2(props["name"]["pattern"])
     return {
         "keys": {
             "": list(props), "appliance": list(appliance),
             "appliance.features": list(features), "roles": list(props["roles"]["properties"]),
             "aws": list(aws["properties"]), "aws.bindings": list(aws["properties"]["bindings"]["properties"]),
-            "aws_binding": list(defs["awsBinding"]["properties"]),
+            "aws.endpoints": list(aws["properties"]["endpoints"]["properties"]),
+            "aws_binding": list(aws_binding),
             "azure": list(azure["properties"]),
             "azure.bindings": list(azure["properties"]["bindings"]["properties"]),
             "azure_binding": list(defs["azureBinding"]["properties"]),
-            "azure.associate": list(azure["properties"]["associate"]["properties"]),
+            "azure.associate": list(associate),
         },
         "required": {"": s["required"], "roles": props["roles"]["required"],
                      "aws": aws["required"], "azure": azure["required"]},
@@ -69,23 +76,55 @@ def _schema() -> dict[str, Any]:
         "dns_modes": appliance["dns"]["enum"],
         "rule_quota": {"minimum": aws["properties"]["rule_quota"]["minimum"],
                        "maximum": aws["properties"]["rule_quota"]["maximum"]},
+        # Anchored (the loader matches patterns in full) and in RE2, Terraform's dialect.
         "patterns": {
-            "name": props["name"]["pattern"],
-            "region": aws["properties"]["region"]["pattern"],
-            "vpc_id": aws["properties"]["vpc_id"]["pattern"],
-            "security_group_ids": defs["awsBinding"]["properties"]["security_group_ids"]["items"]["pattern"],
-            "prefix_list_ids": defs["awsBinding"]["properties"]["prefix_list_ids"]["items"]["pattern"],
-            "endpoint_name": aws["properties"]["endpoints"]["propertyNames"]["pattern"],
-            "endpoint_url": aws["properties"]["endpoints"]["additionalProperties"]["pattern"],
-            "location": azure["properties"]["location"]["pattern"],
-            "resource_group": azure["properties"]["resource_group"]["pattern"],
-            "arm_id": defs["armIds"]["items"]["pattern"],
+            "name": name,
+            "region": _re2(aws["properties"]["region"]["pattern"])[0],
+            "vpc_id": _re2(aws["properties"]["vpc_id"]["pattern"])[0],
+            "security_group_ids": _re2(aws_binding["security_group_ids"]["items"]["pattern"])[0],
+            "prefix_list_ids": _re2(aws_binding["prefix_list_ids"]["items"]["pattern"])[0],
+            "endpoint_url": ENDPOINT_URL,
+            "location": _re2(azure["properties"]["location"]["pattern"])[0],
+            "resource_group": _re2(azure["properties"]["resource_group"]["pattern"])[0],
+            "application_security_group_ids": _item_pattern(
+                defs["azureBinding"]["properties"]["application_security_group_ids"], defs),
+            "subnet_ids": _item_pattern(associate["subnet_ids"], defs),
+            "network_interface_ids": _item_pattern(associate["network_interface_ids"], defs),
         },
+        # A prefix the name must not start with (the schema's lookahead, which RE2 lacks).
+        "name_forbidden_prefix": forbidden,
+        # What each pattern means, in the loader's words.
+        "hints": dict(config._PATTERN_HINTS),
         "asgs_per_binding": defs["azureBinding"]["properties"]["application_security_group_ids"]["maxItems"],
-        "backends": defs["backend"]["propertyNames"]["enum"],
-        # What each list of Azure ids must name (config._ARM_KINDS), lower-case.
-        "arm_kinds": dict(config._ARM_KINDS),
+        "backends": list(defs["backend"]["properties"]),
+        "widest_prefix": {f"IPv{v}": p for v, p in validation.WIDEST_PREFIX.items()},
     }
+
+
+#: An endpoint URL as validation.endpoint_problem takes it (its host and path patterns); the
+#: loader also checks the port range and the DNS labels, the module does not.
+ENDPOINT_URL = ("^https?://(?:" + validation._NETLOC.pattern + ")(?:/"
+                + validation._PATH.pattern + ")?$")
+
+
+def _re2(pattern: str) -> tuple[str, str]:
+    """A schema pattern for Terraform's `regex` (RE2, a search): anchored, and a leading
+    negative lookahead `^(?!X)` taken out as the prefix X that the value must not start with."""
+    forbidden = ""
+    lookahead = re.match(r"\^\(\?!([-a-z0-9]+)\)", pattern)
+    if lookahead:
+        forbidden, pattern = lookahead[1], "^" + pattern[lookahead.end():]
+    assert pattern.startswith("^") and pattern.endswith("$"), pattern
+    assert "(?!" not in pattern and "(?=" not in pattern and "(?<" not in pattern, pattern
+    return pattern, forbidden
+
+
+def _item_pattern(array: dict[str, Any], defs: dict[str, Any]) -> str:
+    """The pattern of a list's items, inline or behind a $ref."""
+    node = array["items"]
+    while "$ref" in node:
+        node = defs[node["$ref"].rsplit("/", 1)[-1]]
+    return _re2(node["pattern"])[0]
 
 
 def _aws() -> dict[str, Any]:

@@ -10,9 +10,12 @@ locals {
     if !(r.simple_only && local.d.appliance.internal_firewall)
     && !(r.internal && !local.d.appliance.internal_firewall)
     && !(r.cluster && !local.d.appliance.cluster)
-    && (r.dns == null || r.dns == local.d.appliance.dns)
-    && (r.feature == null || try(local.d.appliance.features[r.feature], false))
+    && (r.dns == "" || r.dns == local.d.appliance.dns)
+    && (r.feature == "" || try(local.d.appliance.features[r.feature], false))
   ]
+  # One type for every flow (a list, not a tuple of distinct object types): Terraform then
+  # compares one element type instead of one per flow, which keeps thousands of module
+  # instances fast. port is 0 for "all".
   flows = flatten([
     for r in local.applies : [
       for s in r.services : [
@@ -20,7 +23,10 @@ locals {
           { direction = "outbound", peer = r.target, on = r.source == local.catalog.appliance },
           { direction = "inbound", peer = r.target, on = r.source == local.catalog.appliance && contains(local.catalog.both_ways, r.target) },
           { direction = "inbound", peer = r.source, on = r.source != local.catalog.appliance },
-        ] : { row = r, service = s, direction = f.direction, peer = f.peer } if f.on
+          ] : {
+          id        = r.id, slug = r.slug, rationale = r.rationale, protocol = s.protocol, port = s.port,
+          direction = f.direction, peer = f.peer
+        } if f.on
       ]
     ]
   ])
@@ -52,30 +58,35 @@ locals {
   aws_rules = flatten([
     for f in local.flows : [
       for p in local.aws_peers[f.peer] : {
-        # e.g. R03_in_tcp25_cidr_10-20-1-10_32 (sxcloud/aws/plan.py rule_key)
+        # e.g. R03_in_tcp25_cidr_10-20-1-10_32 (sxcloud/aws/plan.py rule_key). Peers are
+        # validated CIDRs and ids, so '.' and ':' are the only characters the key replaces.
         key = join("_", [
-          f.row.id,
+          f.id,
           f.direction == "inbound" ? "in" : "out",
-          f.service.protocol == "all" ? "all" : "${f.service.protocol}${f.service.port}",
-          { cidr_ipv4 = "cidr", cidr_ipv6 = "cidr", prefix_list_id = "pl", referenced_security_group_id = "sg" }[p.kind],
-          replace(replace(trimprefix(trimprefix(p.value, "sg-"), "pl-"), "/", "_"), "/[^A-Za-z0-9_-]/", "-"),
+          f.protocol == "all" ? "all" : "${f.protocol}${f.port}",
+          local.aws_peer_kinds[p.kind],
+          replace(replace(replace(trimprefix(trimprefix(p.value, "sg-"), "pl-"), "/", "_"), ".", "-"), ":", "-"),
         ])
-        type   = f.direction == "inbound" ? "aws_vpc_security_group_ingress_rule" : "aws_vpc_security_group_egress_rule"
-        family = p.kind == "cidr_ipv6" ? "IPv6" : "IPv4"
-        label  = "${f.row.id} ${f.peer}"
-        attributes = {
-          for k, v in {
-            security_group_id = local.aws_group_id
-            ip_protocol       = f.service.protocol == "all" ? "-1" : f.service.protocol
-            from_port         = f.service.port
-            to_port           = f.service.port
-            description       = "${f.row.id} ${f.row.slug}: ${f.row.rationale}"
-            (p.kind)          = p.value == local.aws_tables.self ? local.aws_group_id : p.value
-          } : k => v if v != null
-        }
+        type        = f.direction == "inbound" ? "aws_vpc_security_group_ingress_rule" : "aws_vpc_security_group_egress_rule"
+        family      = p.kind == "cidr_ipv6" ? "IPv6" : "IPv4"
+        label       = "${f.id} ${f.peer}"
+        protocol    = f.protocol == "all" ? "-1" : f.protocol
+        port        = f.port
+        description = "${f.id} ${f.slug}: ${f.rationale}"
+        kind        = p.kind
+        value       = p.value == local.aws_tables.self ? local.aws_group_id : p.value
       }
     ] if local.d.aws != null
   ])
+  aws_peer_kinds = { cidr_ipv4 = "cidr", cidr_ipv6 = "cidr", prefix_list_id = "pl", referenced_security_group_id = "sg" }
+
+  # Attributes as synthesis writes them: no from_port/to_port for "all" traffic.
+  aws_rule_attributes = {
+    for r in local.aws_rules : r.key => merge(
+      { security_group_id = local.aws_group_id, ip_protocol = r.protocol, description = r.description, (r.kind) = r.value },
+      { for k in ["from_port", "to_port"] : k => r.port if r.protocol != "-1" },
+    )
+  }
 
   aws_resources = local.d.aws == null ? null : merge(
     {
@@ -90,7 +101,7 @@ locals {
     },
     {
       for t in ["aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"] :
-      t => { for r in local.aws_rules : r.key => r.attributes if r.type == t }
+      t => { for r in local.aws_rules : r.key => local.aws_rule_attributes[r.key] if r.type == t }
       if length([for r in local.aws_rules : r if r.type == t]) > 0
     },
   )
@@ -123,8 +134,8 @@ locals {
   }
 
   aws_warnings = local.d.aws == null ? [] : concat(
-    anytrue([for r in local.aws_rules : r.type == "aws_vpc_security_group_egress_rule" && contains([local.aws_tables.internet_v4, local.aws_tables.internet_v6], try(r.attributes.cidr_ipv4, r.attributes.cidr_ipv6, ""))]) ? ["aws: security groups cannot deny, so the rules to the Internet (0.0.0.0/0) also reach internal addresses on the same ports"] : [],
+    anytrue([for r in local.aws_rules : r.type == "aws_vpc_security_group_egress_rule" && contains([local.aws_tables.internet_v4, local.aws_tables.internet_v6], r.value)]) ? ["aws: security groups cannot deny, so the rules to the Internet (0.0.0.0/0) also reach internal addresses on the same ports"] : [],
     length(local.aws_prefix_lists) > 0 ? ["aws: each rule naming a prefix list (${join(", ", local.aws_prefix_lists)}) counts as the list's max_entries against the rule quota; sxcloud counts it as 1"] : [],
   )
-  aws_prefix_lists = sort(distinct([for r in local.aws_rules : r.attributes.prefix_list_id if can(r.attributes.prefix_list_id)]))
+  aws_prefix_lists = sort(distinct([for r in local.aws_rules : r.value if r.kind == "prefix_list_id"]))
 }

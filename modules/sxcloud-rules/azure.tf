@@ -31,7 +31,7 @@ locals {
   azure_groups = {
     for e in flatten([
       for f in local.flows : [
-        for a in local.azure_addresses[f.peer] : { slot = "${f.direction}/${f.peer}/${a.kind}/${f.service.protocol}", flow = f, address = a }
+        for a in local.azure_addresses[f.peer] : { slot = "${f.direction}/${f.peer}/${a.kind}/${f.protocol}", flow = f, address = a }
       ] if local.d.azure != null
     ]) : e.slot => e...
   }
@@ -41,13 +41,13 @@ locals {
       priority  = local.azure_tables.slots[slot].priority
       direction = members[0].flow.direction == "inbound" ? "Inbound" : "Outbound"
       access    = "Allow"
-      protocol  = local.azure_tables.protocols[members[0].flow.service.protocol]
-      ports = members[0].flow.service.protocol == "all" ? ["*"] : [
-        for p in sort(distinct([for m in members : format("%05d", m.flow.service.port)])) : tostring(tonumber(p))
+      protocol  = local.azure_tables.protocols[members[0].flow.protocol]
+      ports = members[0].flow.protocol == "all" ? ["*"] : [
+        for p in sort(distinct([for m in members : format("%05d", m.flow.port)])) : tostring(tonumber(p))
       ]
       source      = members[0].flow.direction == "inbound" ? members[0].address : { kind = "appliance", values = [] }
       destination = members[0].flow.direction == "inbound" ? { kind = "appliance", values = [] } : members[0].address
-      description = "sxcloud: ${join(", ", distinct([for m in members : "${m.flow.row.id} ${m.flow.row.slug}"]))}"
+      description = "sxcloud: ${join(", ", distinct([for m in members : "${m.flow.id} ${m.flow.slug}"]))}"
     }
   ]
   azure_rules = concat(local.azure_allow, local.d.azure == null ? [] : local.azure_tables.fixed_rules)

@@ -12,9 +12,9 @@ locals {
         source      = "appliance"
         target      = "internet"
         rationale   = "Fetch software updates and open remote support sessions with the vendor."
-        feature     = null
+        feature     = ""
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -25,9 +25,9 @@ locals {
         source      = "appliance"
         target      = "appliance_peers"
         rationale   = "Appliances of one cluster synchronise with each other over SSH."
-        feature     = null
+        feature     = ""
         internal    = true
-        dns         = null
+        dns         = ""
         cluster     = true
         simple_only = false
       },
@@ -38,9 +38,9 @@ locals {
         source      = "internal_mail_server"
         target      = "appliance"
         rationale   = "The internal mail server hands outgoing mail to the appliance for encryption."
-        feature     = null
+        feature     = ""
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -51,9 +51,9 @@ locals {
         source      = "internet"
         target      = "appliance"
         rationale   = "Mail servers on the Internet deliver mail to the appliance."
-        feature     = null
+        feature     = ""
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -64,9 +64,9 @@ locals {
         source      = "appliance"
         target      = "internet"
         rationale   = "The appliance delivers outgoing mail directly to the mail servers of recipients."
-        feature     = null
+        feature     = ""
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -77,9 +77,9 @@ locals {
         source      = "appliance"
         target      = "internal_mail_server"
         rationale   = "The appliance passes decrypted inbound mail on to the internal mail server."
-        feature     = null
+        feature     = ""
         internal    = true
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -90,7 +90,7 @@ locals {
         source      = "appliance"
         target      = "internal_nameserver"
         rationale   = "Name resolution through the internal DNS servers of the organisation."
-        feature     = null
+        feature     = ""
         internal    = true
         dns         = "internal"
         cluster     = false
@@ -103,7 +103,7 @@ locals {
         source      = "appliance"
         target      = "external_nameserver"
         rationale   = "Name resolution through chosen DNS servers outside the organisation."
-        feature     = null
+        feature     = ""
         internal    = false
         dns         = "external"
         cluster     = false
@@ -116,7 +116,7 @@ locals {
         source      = "appliance"
         target      = "internet"
         rationale   = "Name resolution by the built-in resolver of the appliance, which asks Internet name servers."
-        feature     = null
+        feature     = ""
         internal    = false
         dns         = "builtin"
         cluster     = false
@@ -131,7 +131,7 @@ locals {
         rationale   = "Signature updates for the virus, spam and phishing protection (VSPP)."
         feature     = "vspp_updates"
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -142,9 +142,9 @@ locals {
         source      = "internet"
         target      = "appliance"
         rationale   = "Recipients reach Secure WebMail over TLS."
-        feature     = null
+        feature     = ""
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -157,7 +157,7 @@ locals {
         rationale   = "VSPP asks the DCC network whether a message is bulk spam."
         feature     = "vspp_dcc"
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -170,7 +170,7 @@ locals {
         rationale   = "VSPP asks Pyzor servers for spam signatures."
         feature     = "vspp_pyzor"
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -183,7 +183,7 @@ locals {
         rationale   = "Clock synchronisation with public time servers."
         feature     = "ntp"
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -196,7 +196,7 @@ locals {
         rationale   = "Administration web interface over plain HTTP; the vendor advises against it."
         feature     = "admin_http"
         internal    = true
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -209,7 +209,7 @@ locals {
         rationale   = "Administration web interface over TLS, the access the vendor recommends."
         feature     = "admin_https"
         internal    = true
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
@@ -222,20 +222,20 @@ locals {
         rationale   = "Text messages (SMS) are sent through the aspsms.com gateway."
         feature     = "sms"
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = false
       },
       {
         id          = "X01"
         slug        = "simple-internal"
-        services    = [{ protocol = "all", port = null }]
+        services    = [{ protocol = "all", port = 0 }]
         source      = "appliance"
         target      = "internal_network"
         rationale   = "Simple installation: no firewall inside, so all traffic with the internal network is allowed both ways."
-        feature     = null
+        feature     = ""
         internal    = false
-        dns         = null
+        dns         = ""
         cluster     = false
         simple_only = true
       },
@@ -254,6 +254,7 @@ locals {
       roles                = ["internal_network", "internal_mail_server", "internal_nameserver", "external_nameserver", "admin_pc"]
       aws                  = ["region", "vpc_id", "bindings", "endpoints", "backend", "rule_quota"]
       "aws.bindings"       = ["internal_network", "internal_mail_server", "internal_nameserver", "external_nameserver", "admin_pc"]
+      "aws.endpoints"      = ["ec2", "iam", "sts"]
       aws_binding          = ["security_group_ids", "prefix_list_ids"]
       azure                = ["location", "resource_group", "bindings", "associate", "backend"]
       "azure.bindings"     = ["internal_network", "internal_mail_server", "internal_nameserver", "external_nameserver", "admin_pc"]
@@ -290,23 +291,37 @@ locals {
       maximum = 1000
     }
     patterns = {
-      name               = "^[a-z0-9-]{1,40}$"
-      region             = "^[a-z]{2}(-[a-z]+)+-[0-9]+$"
-      vpc_id             = "^vpc-([0-9a-f]{8}|[0-9a-f]{17})$"
-      security_group_ids = "^sg-([0-9a-f]{8}|[0-9a-f]{17})$"
-      prefix_list_ids    = "^pl-([0-9a-f]{8}|[0-9a-f]{17})$"
-      endpoint_name      = "^[a-z0-9]+$"
-      endpoint_url       = "^https?://[^\\s]+$"
-      location           = "^[a-z0-9]+$"
-      resource_group     = "^[-\\w._()]{1,90}$"
-      arm_id             = "^/subscriptions/[^/]+/[Rr]esource[Gg]roups/[^/]+/providers/Microsoft\\.Network/[^/]+/[^/]+(/[^/]+/[^/]+)?$"
+      name                           = "^[a-z0-9-]{1,40}$"
+      region                         = "^[a-z]{2}(-[a-z]+)+-[0-9]+$"
+      vpc_id                         = "^vpc-([0-9a-f]{8}|[0-9a-f]{17})$"
+      security_group_ids             = "^sg-([0-9a-f]{8}|[0-9a-f]{17})$"
+      prefix_list_ids                = "^pl-([0-9a-f]{8}|[0-9a-f]{17})$"
+      endpoint_url                   = "^https?://(?:(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?)(?:/(?:[A-Za-z0-9._~/-]|%[0-9A-Fa-f]{2})*)?$"
+      location                       = "^[a-z0-9]+$"
+      resource_group                 = "^[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()]$"
+      application_security_group_ids = "^/subscriptions/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/resourceGroups/[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()]/providers/Microsoft\\.Network/applicationSecurityGroups/[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,78}[A-Za-z0-9_])?$"
+      subnet_ids                     = "^/subscriptions/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/resourceGroups/[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()]/providers/Microsoft\\.Network/virtualNetworks/[A-Za-z0-9][-A-Za-z0-9_.]{0,62}[A-Za-z0-9_]/subnets/[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,78}[A-Za-z0-9_])?$"
+      network_interface_ids          = "^/subscriptions/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/resourceGroups/[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()]/providers/Microsoft\\.Network/networkInterfaces/[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,78}[A-Za-z0-9_])?$"
+    }
+    name_forbidden_prefix = "sg-"
+    hints = {
+      name                           = "lower-case letters, digits and '-', 1 to 40 characters, not starting with 'sg-'"
+      region                         = "an AWS region such as eu-central-1"
+      vpc_id                         = "vpc- and 8 or 17 hex digits"
+      security_group_ids             = "sg- and 8 or 17 hex digits"
+      prefix_list_ids                = "pl- and 8 or 17 hex digits"
+      endpoints                      = "an http:// or https:// URL"
+      location                       = "an Azure location such as westeurope"
+      resource_group                 = "an Azure resource group name: 1-90 of A-Z a-z 0-9 - _ . ( ), not ending in '.'"
+      application_security_group_ids = "the id of an application security group: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/applicationSecurityGroups/<name>"
+      subnet_ids                     = "the id of a subnet: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<name>"
+      network_interface_ids          = "the id of a network interface: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/networkInterfaces/<name>"
     }
     asgs_per_binding = 10
-    backends         = ["s3", "azurerm", "gcs", "remote", "http", "local"]
-    arm_kinds = {
-      application_security_group_ids = "/providers/microsoft.network/applicationsecuritygroups/"
-      subnet_ids                     = "/subnets/"
-      network_interface_ids          = "/providers/microsoft.network/networkinterfaces/"
+    backends         = ["s3", "azurerm", "gcs", "http", "local", "remote"]
+    widest_prefix = {
+      IPv4 = 8
+      IPv6 = 7
     }
   }
   aws_tables = {

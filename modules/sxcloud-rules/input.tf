@@ -2,7 +2,7 @@
 # and the deployment with the JSON Schema's defaults filled in (`local.d`).
 #
 # Everything here is written so that bad input never makes an expression fail: a value of the
-# wrong type reads as absent (try), and its problem is listed instead. The `deployment`
+# wrong type reads as absent (try), and its problem is listed instead. The `warnings`
 # output's precondition then fails the plan with every problem at once.
 
 locals {
@@ -116,12 +116,71 @@ locals {
         local.cidr_network[e.key] == null ? "'${e.text}' is not a valid CIDR block" :
         strcontains(e.text, ":") && strcontains(local.cidr_network[e.key], ".") ? "'${e.text}' is an IPv4-mapped IPv6 range, which this module does not take; write the IPv4 range" :
         cidrhost(e.text, 0) != cidrhost("${split("/", e.text)[0]}/${strcontains(e.text, ":") ? 128 : 32}", 0) ? "'${e.text}' has host bits set; the network is ${local.cidr_network[e.key]}" :
+        local.cidr_first[r][local.cidr_network[e.key]][0] < i ? "${local.cidr_network[e.key]} is listed twice" :
         endswith(local.cidr_network[e.key], "/0") ? "${local.cidr_network[e.key]} is the whole Internet; a role must name its own hosts or networks (the Internet is built in)" :
-        index([for x in local.cidr_parsed[r] : local.cidr_network[x.key]], local.cidr_network[e.key]) < i ? "${local.cidr_network[e.key]} is listed twice" :
+        tonumber(split("/", e.text)[1]) < local.widest[e.key] ? "${local.cidr_network[e.key]} is wider than /${local.widest[e.key]}, wider than any one organisation's network; a role must name its own hosts or networks" :
         null
       )
     }
   ]...)
+  widest = merge([for r in local.roles : { for e in local.cidr_parsed[r] : e.key => local.schema.widest_prefix[strcontains(e.text, ":") ? "IPv6" : "IPv4"] if e.text != null }]...)
+
+  # Coverage: the ranges of one role (valid ones, however wide), and of all roles (those
+  # within the limits), must not cover half of an address family. CIDR blocks nest or are
+  # disjoint, so the union is the sum over the blocks that no other listed block contains;
+  # that is computed only when the plain sum reaches half.
+  cidr_valid = {
+    for r in local.roles : r => distinct([
+      for e in local.cidr_entries[r] : e.network
+      if e.network != null && !endswith(coalesce(e.network, "/0"), "/0") && (e.problem == null || can(regex("listed twice|is wider than", coalesce(e.problem, "-"))))
+    ])
+  }
+  coverage_subjects = merge(
+    { for r in local.roles : "roles.${r}" => { subject = "its ranges", nets = local.cidr_valid[r] } },
+    { roles = { subject = "the roles' ranges", nets = distinct(flatten(values(local.d.roles))) } },
+  )
+  coverage = {
+    for s, c in local.coverage_subjects : s => {
+      for family, bits in { IPv4 = 32, IPv6 = 128 } : family => {
+        nets                     = [for n in c.nets : n if strcontains(n, ":") == (family == "IPv6")]
+        whole                    = pow(2, bits)
+        bits                     = bits
+      }
+    }
+  }
+  coverage_sum = {
+    for s, fams in local.coverage : s => {
+      for family, f in fams : family => sum(concat([0], [for n in f.nets : pow(2, f.bits - tonumber(split("/", n)[1]))]))
+    }
+  }
+  coverage_union = {
+    for s, fams in local.coverage : s => {
+      for family, f in fams : family => sum(concat([0], [
+        for n in(local.coverage_sum[s][family] * 2 >= f.whole ? f.nets : []) : pow(2, f.bits - tonumber(split("/", n)[1]))
+        if !anytrue([for p in range(1, tonumber(split("/", n)[1])) : contains(f.nets, cidrsubnet("${split("/", n)[0]}/${p}", 0, 0))])
+      ]))
+    }
+  }
+  coverage_messages = {
+    for s, fams in local.coverage : s => [
+      for family, f in fams : (
+        local.coverage_union[s][family] == f.whole ?
+        "${s}: together ${local.coverage_subjects[s].subject} are the whole ${family} Internet; a role must name its own hosts or networks (the Internet is built in)" :
+        "${s}: together ${local.coverage_subjects[s].subject} cover half or more of the ${family} address space; a role must name its own hosts or networks"
+      ) if local.coverage_union[s][family] * 2 >= f.whole
+    ]
+  }
+  coverage_problems = concat(
+    flatten([for r in local.roles : local.coverage_messages["roles.${r}"]]),
+    length(flatten([for r in local.roles : local.coverage_messages["roles.${r}"]])) == 0 ? local.coverage_messages.roles : [],
+  )
+
+  # role -> network -> the indexes where it is listed (linear, for roles with thousands).
+  cidr_first = {
+    for r in local.roles : r => {
+      for i, e in local.cidr_parsed[r] : local.cidr_network[e.key] => i... if local.cidr_network[e.key] != null
+    }
+  }
   # IPv4 as Python's ipaddress takes it (Terraform also takes leading zeros, Python does not).
   ipv4 = "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/([0-9]+)$"
   # entry key -> its canonical network (host bits cleared), or null when it is no CIDR.
@@ -136,12 +195,14 @@ locals {
   # --- problems -----------------------------------------------------------------------------
 
   input_problems = concat(
+    local.control_problems,
     local.unknown_key_problems,
     local.required_problems,
     local.type_problems,
     local.pattern_problems,
     local.list_problems,
     flatten([for r in local.roles : [for e in local.cidr_entries[r] : "${e.key}: ${e.problem}" if e.problem != null]]),
+    local.coverage_problems,
     local.role_problems,
     length(local.targets) == 0 && local.has_cloud_keys == 0 ? ["deployment: has neither an 'aws' nor an 'azure' section, so there is nothing to synthesize"] : [],
   )
@@ -149,7 +210,7 @@ locals {
 
   # Sections and their known keys; bindings per role.
   known_keys = merge(
-    { for k in ["", "appliance", "appliance.features", "roles", "aws", "aws.bindings", "azure", "azure.bindings", "azure.associate"] : k => local.keys[k] },
+    { for k in ["", "appliance", "appliance.features", "roles", "aws", "aws.bindings", "aws.endpoints", "azure", "azure.bindings", "azure.associate"] : k => local.keys[k] },
     { for r in keys(local.aws_bindings_raw) : "aws.bindings.${r}" => local.keys.aws_binding },
     { for r in keys(local.azure_bindings_raw) : "azure.bindings.${r}" => local.keys.azure_binding },
   )
@@ -161,7 +222,7 @@ locals {
     for section, known in local.known_keys : [
       for k in try(local.given[section], local.binding_keys[section]) :
       "${section == "" ? "" : "${section}."}${k}: unknown key; known keys: ${join(", ", known)}"
-      if !contains(known, k)
+      if !contains(known, k) && !can(regex(local.unsafe, k))
     ]
   ])
 
@@ -188,31 +249,58 @@ locals {
     flatten([for s in ["aws.backend", "azure.backend"] : [for k in local.given[s] : "${s}.${k}: must be a mapping of settings" if !can(keys(local.sections_raw[s][k]))]]),
   )
 
-  # Strings with a pattern. An absent value is not checked here (required_problems names it).
+  # Strings with a pattern (the schema's, in RE2; hints in the loader's words). An absent
+  # value is not checked here (required_problems names it), nor one with a control character
+  # (control_problems names it).
   pattern_checks = concat(
     [
-      { key = "name", value = try(local.doc.name, null), pattern = local.patterns.name, what = "lower-case letters, digits and '-', 1 to 40 characters", present = contains(local.given[""], "name") },
-      { key = "aws.region", value = try(local.doc.aws.region, null), pattern = local.patterns.region, what = "an AWS region such as eu-central-1", present = contains(local.given.aws, "region") },
-      { key = "aws.vpc_id", value = try(local.doc.aws.vpc_id, null), pattern = local.patterns.vpc_id, what = "vpc- and 8 or 17 hex digits", present = contains(local.given.aws, "vpc_id") },
-      { key = "azure.location", value = try(local.doc.azure.location, null), pattern = local.patterns.location, what = "an Azure location such as westeurope", present = contains(local.given.azure, "location") },
-      { key = "azure.resource_group", value = try(local.doc.azure.resource_group, null), pattern = local.patterns.resource_group, what = "an Azure resource group name", present = contains(local.given.azure, "resource_group") },
+      { key = "name", value = try(local.doc.name, null), kind = "name", present = contains(local.given[""], "name") },
+      { key = "aws.region", value = try(local.doc.aws.region, null), kind = "region", present = contains(local.given.aws, "region") },
+      { key = "aws.vpc_id", value = try(local.doc.aws.vpc_id, null), kind = "vpc_id", present = contains(local.given.aws, "vpc_id") },
+      { key = "azure.location", value = try(local.doc.azure.location, null), kind = "location", present = contains(local.given.azure, "location") },
+      { key = "azure.resource_group", value = try(local.doc.azure.resource_group, null), kind = "resource_group", present = contains(local.given.azure, "resource_group") },
     ],
-    [for k in local.given["aws.endpoints"] : { key = "aws.endpoints.${k}", value = try(local.doc.aws.endpoints[k], null), pattern = local.patterns.endpoint_url, what = "an http:// or https:// URL", present = true }],
-    [for k in local.given["aws.endpoints"] : { key = "aws.endpoints", value = k, pattern = local.patterns.endpoint_name, what = "a service name: lower-case letters and digits", present = true }],
+    [for k in local.given["aws.endpoints"] : { key = "aws.endpoints.${k}", value = try(local.doc.aws.endpoints[k], null), kind = "endpoint_url", present = true } if contains(local.keys["aws.endpoints"], k)],
     flatten([for r, b in local.aws_bindings_raw : [
       for kind in ["security_group_ids", "prefix_list_ids"] : [
-        for i, v in try([for x in b[kind] : x], []) : { key = "aws.bindings.${r}.${kind}[${i}]", value = v, pattern = local.patterns[kind], what = "${substr(kind, 0, 2)}- and 8 or 17 hex digits", present = true }
+        for i, v in try([for x in b[kind] : x], []) : { key = "aws.bindings.${r}.${kind}[${i}]", value = v, kind = kind, present = true }
       ]
     ]]),
-    flatten([for l in local.arm_lists : [for i, v in l.ids : { key = "${l.key}[${i}]", value = v, pattern = local.patterns.arm_id, what = "an Azure resource id: /subscriptions/.../providers/Microsoft.Network/...", present = true }]]),
+    flatten([for l in local.arm_lists : [for i, v in l.ids : { key = "${l.key}[${i}]", value = v, kind = l.kind, present = true }]]),
   )
+  pattern_hints = merge(local.schema.hints, { endpoint_url = local.schema.hints.endpoints })
   pattern_problems = [
     for c in local.pattern_checks : (
       !try(tostring(c.value) == c.value && c.value != null, false) ? "${c.key}: must be a string" :
-      can(regex("[\\x00-\\x1f\\x7f]", c.value)) ? "${c.key}: contains a control character" :
-      "${c.key}: '${c.value}' is not valid here (${c.what})"
-    ) if c.present && !try(can(regex(c.pattern, c.value)) && tostring(c.value) == c.value && !can(regex("[\\x00-\\x1f\\x7f]", c.value)), false)
+      "${c.key}: '${c.value}' is not valid here (${local.pattern_hints[c.kind]})"
+      ) if c.present && !contains(local.control_keys, c.key) && !try(
+      can(regex(local.patterns[c.kind], c.value)) && tostring(c.value) == c.value &&
+      (c.kind != "name" || !startswith(c.value, local.schema.name_forbidden_prefix)),
+    false)
   ]
+
+  # Control and format characters, in any key or value: the whole document, walked to the
+  # depth the schema has (deeper keys are unknown keys, reported as such).
+  walk        = concat(local.walk_levels...)
+  walk_levels = [local.walk0, local.walk1, local.walk2, local.walk3, local.walk4, local.walk5, local.walk6, local.walk7]
+  walk0       = [{ key = "", value = local.doc, name = "" }]
+  walk1       = flatten([for n in local.walk0 : try([for k, v in n.value : { key = can(keys(n.value)) ? (n.key == "" ? k : "${n.key}.${k}") : "${n.key}[${k}]", value = v, name = tostring(k), parent = n.key }], [])])
+  walk2       = flatten([for n in local.walk1 : try([for k, v in n.value : { key = can(keys(n.value)) ? "${n.key}.${k}" : "${n.key}[${k}]", value = v, name = tostring(k), parent = n.key }], [])])
+  walk3       = flatten([for n in local.walk2 : try([for k, v in n.value : { key = can(keys(n.value)) ? "${n.key}.${k}" : "${n.key}[${k}]", value = v, name = tostring(k), parent = n.key }], [])])
+  walk4       = flatten([for n in local.walk3 : try([for k, v in n.value : { key = can(keys(n.value)) ? "${n.key}.${k}" : "${n.key}[${k}]", value = v, name = tostring(k), parent = n.key }], [])])
+  walk5       = flatten([for n in local.walk4 : try([for k, v in n.value : { key = can(keys(n.value)) ? "${n.key}.${k}" : "${n.key}[${k}]", value = v, name = tostring(k), parent = n.key }], [])])
+  walk6       = flatten([for n in local.walk5 : try([for k, v in n.value : { key = can(keys(n.value)) ? "${n.key}.${k}" : "${n.key}[${k}]", value = v, name = tostring(k), parent = n.key }], [])])
+  walk7       = flatten([for n in local.walk6 : try([for k, v in n.value : { key = can(keys(n.value)) ? "${n.key}.${k}" : "${n.key}[${k}]", value = v, name = tostring(k), parent = n.key }], [])])
+  # C0 and C1 controls, DEL, format characters (such as U+202E), line and paragraph separators.
+  unsafe = "[\\p{Cc}\\p{Cf}\\x{2028}\\x{2029}]"
+  control_keys = concat(
+    [for n in local.walk : n.key if try(can(regex(local.unsafe, n.value)) && tostring(n.value) == n.value, false)],
+    [for n in local.walk : n.key if can(regex(local.unsafe, n.name))],
+  )
+  control_problems = concat(
+    distinct([for n in local.walk : "${n.parent == "" ? "deployment" : n.parent}: a key holds control or format characters" if can(regex(local.unsafe, n.name))]),
+    [for n in local.walk : "${n.key}: holds control or format characters; none is valid in a deployment file" if try(can(regex(local.unsafe, n.value)) && tostring(n.value) == n.value && !can(regex(local.unsafe, n.name)), false)],
+  )
 
   # Lists of ids: a list, not empty (bindings), no entry twice, at most N entries, of the right kind.
   arm_lists = concat(
@@ -233,10 +321,6 @@ locals {
     [for l in local.id_lists : "${l.key}: takes at most ${l.max} entries" if l.max != null && length(l.ids) > coalesce(l.max, 0)],
     [for l in local.id_lists : "${l.key}: lists an entry twice" if try(length(distinct(l.ids)) != length(l.ids), false)],
     [for r, b in local.aws_bindings_raw : "aws.bindings.${r}: must not be empty" if try(length(keys(b)) == 0, false)],
-    flatten([for l in local.arm_lists : [
-      for i, v in l.ids : "${l.key}[${i}]: '${v}' is not the id of a ${replace(trimsuffix(l.kind, "_ids"), "_", " ")}"
-      if try(!strcontains(lower(v), local.schema.arm_kinds[l.kind]) && can(regex(local.patterns.arm_id, v)), false)
-    ]]),
   )
 
   # Roles the enabled rows need: CIDRs in the file, or a binding in every cloud section present.

@@ -1,13 +1,3 @@
-output "deployment" {
-  description = "The deployment with the JSON Schema's defaults filled in and its CIDRs in canonical form."
-  value       = local.d
-
-  precondition {
-    condition     = length(local.input_problems) == 0
-    error_message = "The deployment has ${length(local.input_problems)} problem(s):\n${join("\n", local.input_problems)}"
-  }
-}
-
 output "aws_resources" {
   description = "The `resource` block of sxcloud's AWS stack for this deployment (null without an aws section): resource type -> name -> attributes."
   value       = local.aws_resources
@@ -36,4 +26,11 @@ output "azure_resources" {
 output "warnings" {
   description = "What sxcloud warns about for this deployment (the loader's warnings without the file name, then the clouds')."
   value       = concat(local.input_warnings, local.aws_warnings, local.azure_warnings)
+
+  # Bad input fails here (every output is evaluated at plan time, used or not); one output
+  # only, so that each problem is reported once.
+  precondition {
+    condition     = length(local.input_problems) == 0
+    error_message = "The deployment '${local.d.name}' has ${length(local.input_problems)} problem(s):\n${join("\n", local.input_problems)}"
+  }
 }

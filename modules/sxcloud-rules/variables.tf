@@ -3,7 +3,7 @@ variable "deployment" {
   type        = any
 
   # The whole-document checks. Every check of a key inside the document is in input.tf and
-  # fails the plan through the precondition of the `deployment` output, so that all problems
+  # fails the plan through the precondition of the `warnings` output, so that all problems
   # are reported at once.
   validation {
     condition     = can(keys(var.deployment))

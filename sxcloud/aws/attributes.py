@@ -3,13 +3,15 @@
 The constructs pass these dicts to the typed resources, and `sxcloud verify`'s sweep builds
 the same `resource` block without the CDK (`resources`). Keeping one function per resource
 means the sweep evaluates exactly what synthesis writes. This module must not import the
-CDK: verify and plan run without Node.js.
+CDK: verify and plan run without Node.js. `resources` writes its strings through
+`literal.literal`, as the typed layer does (sxcloud/cdk.py), so both escape alike.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..literal import Reference, literal
 from .plan import SELF, SgPlan, SgRule, INGRESS
 
 GROUP_TYPE = "aws_security_group"
@@ -20,7 +22,7 @@ EGRESS_TYPE = "aws_vpc_security_group_egress_rule"
 GROUP_NAME = "appliance"
 
 #: How synthesis writes a reference to the group's id.
-GROUP_ID = "${%s.%s.id}" % (GROUP_TYPE, GROUP_NAME)
+GROUP_ID = Reference("${%s.%s.id}" % (GROUP_TYPE, GROUP_NAME))
 
 
 def group(plan: SgPlan, vpc_id: str) -> dict[str, Any]:
@@ -33,7 +35,7 @@ def rule_type(rule: SgRule) -> str:
     return INGRESS_TYPE if rule.direction == INGRESS else EGRESS_TYPE
 
 
-def rule(rule: SgRule, group_id: str) -> dict[str, Any]:
+def rule(rule: SgRule, group_id: Reference) -> dict[str, Any]:
     """Attributes of one rule resource; `group_id` is how the appliance group is referenced."""
     # The peer kinds are named after the attribute that carries them (cidr_ipv4, ...).
     peer = {rule.peer.kind: group_id if rule.peer.value == SELF else rule.peer.value}
@@ -47,7 +49,7 @@ def resources(plan: SgPlan, vpc_id: str) -> dict[str, dict[str, dict[str, Any]]]
     out: dict[str, dict[str, dict[str, Any]]] = {GROUP_TYPE: {GROUP_NAME: group(plan, vpc_id)}}
     for r in plan.rules:
         out.setdefault(rule_type(r), {})[r.key] = _present(rule(r, GROUP_ID))
-    return out
+    return literal(out)
 
 
 def _present(attributes: dict[str, Any]) -> dict[str, Any]:

@@ -1,28 +1,20 @@
-"""`sxcloud audit aws FILE`: the live security group of a deployment against its file.
+"""The audit of a live security group: the group, its rules, and their drift from the file.
 
 The intended rules come from sxcloud.aws.plan.plan, the same rule set `synth` emits, so
 there is no second copy of the policy here. The live rules come from
 DescribeSecurityGroupRules through a client that refuses anything but Describe calls
-(sxcloud.aws.live). Exit status: 0 no drift, 1 drift, 2 bad input or no such group.
+(sxcloud.aws.live). The command around it is sxcloud.commands.audit.aws.
 """
 
 from __future__ import annotations
 
-import argparse
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from .. import tables
-from ..commands.common import add_json, print_json, progress, resolve, warn
-from ..config import Deployment, load
-from ..errors import InputError
+from ..config import Deployment
 from . import drift as drift_
 from . import live
-from .plan import SELF, SgRule, plan
-
-_GROUP_ID = re.compile(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")
+from .plan import plan
 
 
 @dataclass(frozen=True)
@@ -31,55 +23,6 @@ class Audit:
     group: live.Group
     drift: drift_.Drift
     warnings: tuple[str, ...]
-
-
-def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = sub.add_parser(
-        "aws", help="audit the live AWS security group of a deployment",
-        description="Find the deployment's security group by its tag sxcloud:deployment=NAME "
-                    "in aws.vpc_id (or take --group-id), read its rules with "
-                    "DescribeSecurityGroupRules, and list the rules that are missing, "
-                    "unexpected, or changed (same permission, other description) against "
-                    "the rules the file intends. Only Describe calls are made. Credentials "
-                    "come from the standard AWS chain (environment, shared files, --profile, "
-                    "instance role).")
-    parser.add_argument("file", nargs="?", type=Path, metavar="FILE",
-                        help="deployment file (default: ./sxcloud.yaml, or else the built-in "
-                             "example)")
-    parser.add_argument("--region", help="AWS region (default: the file's aws.region)")
-    parser.add_argument("--profile", help="named profile from the AWS config files")
-    parser.add_argument("--endpoint-url", metavar="URL",
-                        help="EC2 endpoint (default: the file's aws.endpoints.ec2, if set)")
-    parser.add_argument("--group-id", metavar="SG",
-                        help="audit this group instead of the one found by tag")
-    add_json(parser)
-    return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    path = resolve([args.file] if args.file else [])[0]
-    deployment = load(path)
-    if deployment.aws is None:
-        raise InputError.one(path, "aws", "is not in this file, so there is no AWS security "
-                             "group to audit")
-    if args.group_id and not _GROUP_ID.match(args.group_id):
-        raise InputError.one(path, "--group-id", f"'{args.group_id}' is not a security group "
-                             "id (sg- and 8 or 17 hex digits)")
-    region = args.region or deployment.aws.region
-    endpoint = args.endpoint_url or deployment.aws.endpoints.get("ec2")
-    progress(f"auditing {deployment.name} in {region}"
-             + (f" through {endpoint}" if endpoint else "") + " ...")
-    try:
-        client = live.ec2_client(region, profile=args.profile, endpoint_url=endpoint)
-        result = audit(client, deployment, args.group_id)
-    except live.LookupProblem as problem:
-        raise InputError.one(path, problem.option or "aws", str(problem)) from None
-    warn(list(result.warnings))
-    if args.json:
-        print_json(audit_data(result, region))
-    else:
-        print(audit_text(result, region))
-    return 1 if result.drift.found else 0
 
 
 def audit(client: Any, deployment: Deployment, group_id: str | None = None) -> Audit:
@@ -104,72 +47,9 @@ def audit(client: Any, deployment: Deployment, group_id: str | None = None) -> A
                             f"{aws.vpc_id}")
     else:
         group = live.find_group(client, deployment.name, aws.vpc_id)
-    rules = [drift_.live_rule(item) for item in live.read_rules(client, group.id)]
+    try:
+        rules = [drift_.live_rule(item) for item in live.read_rules(client, group.id)]
+    except (KeyError, TypeError, ValueError) as error:  # an answer EC2 itself never gives
+        raise live.LookupProblem(f"the EC2 endpoint returned a rule of {group.id} that cannot "
+                                 f"be read ({type(error).__name__}: {error})") from None
     return Audit(deployment, group, drift_.compare(intended, group.id, rules), tuple(warnings))
-
-
-# --- output -----------------------------------------------------------------------------------
-
-def _peer(kind: str, value: str, group_id: str) -> str:
-    return "this group" if kind == drift_.SECURITY_GROUP and value == group_id else value
-
-
-def _intended_fields(rule: SgRule, group_id: str) -> dict[str, Any]:
-    p = drift_.intended_permission(rule, group_id)
-    return {"key": rule.key, "rule_id": rule.flow.row.id, "direction": p.direction,
-            "protocol": p.protocol, "from_port": p.from_port, "to_port": p.to_port,
-            "peer_kind": p.peer_kind, "peer": p.peer, "self": rule.peer.value == SELF,
-            "role": rule.flow.peer, "description": rule.description}
-
-
-def _live_fields(rule: drift_.LiveRule) -> dict[str, Any]:
-    p = rule.permission
-    return {"security_group_rule_id": rule.rule_id, "direction": p.direction,
-            "protocol": p.protocol, "from_port": p.from_port, "to_port": p.to_port,
-            "peer_kind": p.peer_kind, "peer": p.peer, "description": rule.description}
-
-
-def audit_data(result: Audit, region: str) -> dict[str, Any]:
-    """The audit as JSON-ready data (the `--json` output)."""
-    d, g = result.drift, result.group
-    return {
-        "deployment": result.deployment.name, "file": str(result.deployment.path),
-        "region": region,
-        "group": {"id": g.id, "name": g.name, "vpc_id": g.vpc_id},
-        "intended": d.intended, "live": d.live, "drift": d.found,
-        "missing": [_intended_fields(r, g.id) for r in d.missing],
-        "unexpected": [_live_fields(r) for r in d.unexpected],
-        "changed": [{**_intended_fields(c.rule, g.id),
-                     "security_group_rule_id": c.live.rule_id,
-                     "changes": [{"field": f.field, "intended": f.intended, "live": f.live}
-                                 for f in c.changes]} for c in d.changed],
-        "warnings": list(result.warnings),
-    }
-
-
-def audit_text(result: Audit, region: str) -> str:
-    """The audit as a table for people."""
-    d, g = result.drift, result.group
-    head = (f"{result.deployment.name}: security group {g.id} ({g.name}) in {g.vpc_id}, "
-            f"{region}\n{d.intended} rules intended, {d.live} live: ")
-    if not d.found:
-        return head + "no drift"
-    head += (f"{len(d.missing)} missing, {len(d.unexpected)} unexpected, "
-             f"{len(d.changed)} changed\n\n")
-    rows = []
-    for rule in d.missing:
-        p = drift_.intended_permission(rule, g.id)
-        rows.append(("missing", p.direction, p.ports, _peer(p.peer_kind, p.peer, g.id),
-                     rule.key, rule.description))
-    for live_rule in d.unexpected:
-        p = live_rule.permission
-        rows.append(("unexpected", p.direction, p.ports, _peer(p.peer_kind, p.peer, g.id),
-                     live_rule.rule_id, live_rule.description or "(no description)"))
-    for change in d.changed:
-        p = change.live.permission
-        detail = "; ".join(f"{f.field}: live {f.live!r}, intended {f.intended!r}"
-                           for f in change.changes)
-        rows.append(("changed", p.direction, p.ports, _peer(p.peer_kind, p.peer, g.id),
-                     f"{change.rule.key} ({change.live.rule_id})", detail))
-    return head + tables.render(("DRIFT", "DIRECTION", "PORTS", "PEER", "RULE", "DETAIL"),
-                                rows)

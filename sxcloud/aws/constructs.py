@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cdk import Backend, Construct, core
+from ..cdk import Backend, Construct, core, output
 from ..config import Deployment
 from . import attributes
 from .plan import INGRESS, SgPlan, SgRule
@@ -38,8 +38,9 @@ class AwsStack(core.TerraformStack):
         assert aws is not None
         super().__init__(scope, f"{deployment.name}-aws")
         AwsProvider(self, "aws", region=aws.region, endpoints=aws.endpoints or None)
-        Backend(self, aws.backend.type, aws.backend.settings)
+        Backend(self, aws.backend.type, aws.backend.settings,
+                source=(deployment.path, "aws.backend.settings"))
         firewall = ApplianceSecurityGroup(self, "firewall", vpc_id=aws.vpc_id, plan=plan)
-        core.TerraformOutput(self, "security_group_id", value=firewall.group.id,
-                             description="The appliances' security group; attach it to their "
-                                         "network interfaces.")
+        output(self, "security_group_id", value=firewall.group.id,
+               description="The appliances' security group; attach it to their network "
+                           "interfaces.")

@@ -6,7 +6,7 @@ the real provider (`terraform validate`) and against the prebuilt cdktn-provider
 
 from __future__ import annotations
 
-from ..cdk import Construct, TypedProvider, TypedResource
+from ..cdk import Construct, Reference, TypedProvider, TypedResource
 from . import attributes
 
 #: Admits aws 5.x and 6.x (the image's mirror holds 5.100.0; the registry serves 6.x).
@@ -49,7 +49,7 @@ class SecurityGroup(_Aws):
                                       "vpc_id": vpc_id, "tags": dict(tags)})
 
     @property
-    def id(self) -> str:
+    def id(self) -> Reference:
         return self.ref("id")
 
 

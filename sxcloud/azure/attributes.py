@@ -2,7 +2,8 @@
 
 The constructs pass these dicts to the typed resources, and `sxcloud verify`'s sweep builds
 the same `resource` block without the CDK (`resources`). This module must not import the
-CDK: verify and plan run without Node.js.
+CDK: verify and plan run without Node.js. `resources` writes its strings through
+`literal.literal`, as the typed layer does (sxcloud/cdk.py), so both escape alike.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import re
 from typing import Any
 
+from ..literal import Reference, literal
 from .plan import APPLIANCE_ASG, ASGS, TAG, Address, NsgPlan, NsgRule
 
 ASG_TYPE = "azurerm_application_security_group"
@@ -25,9 +27,9 @@ ASG_NAME = "appliance_asg"
 NSG_NAME = "appliance_nsg"
 
 #: How synthesis writes references to them.
-ASG_ID = "${%s.%s.id}" % (ASG_TYPE, ASG_NAME)
-NSG_ID = "${%s.%s.id}" % (NSG_TYPE, NSG_NAME)
-NSG_NAME_REF = "${%s.%s.name}" % (NSG_TYPE, NSG_NAME)
+ASG_ID = Reference("${%s.%s.id}" % (ASG_TYPE, ASG_NAME))
+NSG_ID = Reference("${%s.%s.id}" % (NSG_TYPE, NSG_NAME))
+NSG_NAME_REF = Reference("${%s.%s.name}" % (NSG_TYPE, NSG_NAME))
 
 
 def grouped(name: str, location: str, resource_group: str, tags: dict[str, str]) -> dict[str, Any]:
@@ -36,7 +38,7 @@ def grouped(name: str, location: str, resource_group: str, tags: dict[str, str])
             "tags": dict(tags)}
 
 
-def side(side: str, address: Address, asg_id: str) -> dict[str, Any]:
+def side(side: str, address: Address, asg_id: Reference) -> dict[str, Any]:
     """The source or destination attributes of a rule; `asg_id` references the appliance ASG."""
     if address.kind == APPLIANCE_ASG:
         return {f"{side}_application_security_group_ids": [asg_id]}
@@ -47,7 +49,7 @@ def side(side: str, address: Address, asg_id: str) -> dict[str, Any]:
     return {f"{side}_address_prefixes": list(address.values)}
 
 
-def rule(rule: NsgRule, resource_group: str, nsg_name: str, asg_id: str) -> dict[str, Any]:
+def rule(rule: NsgRule, resource_group: str, nsg_name: Reference, asg_id: Reference) -> dict[str, Any]:
     """Attributes of one NSG rule resource."""
     ports = ({"destination_port_range": "*"} if rule.ports == ("*",)
              else {"destination_port_ranges": list(rule.ports)})
@@ -82,4 +84,4 @@ def resources(plan: NsgPlan, *, location: str, resource_group: str,
             "network_interface_id": nic, "network_security_group_id": NSG_ID}
         out.setdefault(NIC_ASG_TYPE, {})[association_key("nic_asg", nic)] = {
             "network_interface_id": nic, "application_security_group_id": ASG_ID}
-    return out
+    return literal(out)

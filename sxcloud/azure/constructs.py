@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cdk import Backend, Construct, core
+from ..cdk import Backend, Construct, core, output
 from ..config import Deployment
 from . import attributes
 from .attributes import association_key
@@ -69,13 +69,14 @@ class AzureStack(core.TerraformStack):
         assert azure is not None
         super().__init__(scope, f"{deployment.name}-azure")
         AzurermProvider(self, "azurerm")
-        Backend(self, azure.backend.type, azure.backend.settings)
+        Backend(self, azure.backend.type, azure.backend.settings,
+                source=(deployment.path, "azure.backend.settings"))
         firewall = ApplianceNsg(self, "firewall", location=azure.location,
                                 resource_group=azure.resource_group, plan=plan)
         firewall.associate(subnet_ids=azure.subnet_ids,
                            network_interface_ids=azure.network_interface_ids)
-        core.TerraformOutput(self, "network_security_group_id", value=firewall.nsg.id,
-                             description="The NSG of the appliances.")
-        core.TerraformOutput(self, "application_security_group_id", value=firewall.asg.id,
-                             description="The appliances' application security group; their "
-                                         "network interfaces must be members.")
+        output(self, "network_security_group_id", value=firewall.nsg.id,
+               description="The NSG of the appliances.")
+        output(self, "application_security_group_id", value=firewall.asg.id,
+               description="The appliances' application security group; their network "
+                           "interfaces must be members.")

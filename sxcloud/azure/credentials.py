@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import time
 from typing import Any
 
-from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.credentials import AccessToken
 
+from .. import escape
 from ..errors import InputError
 
 TOKEN_ENV = "SXCLOUD_AZURE_TOKEN"
@@ -24,17 +26,45 @@ TOKEN_ENV = "SXCLOUD_AZURE_TOKEN"
 _UNKNOWN_LIFETIME = 3600
 
 
+#: What a bearer token may hold: visible ASCII. (RFC 6750's b64token is narrower; this is
+#: what an HTTP header carries unchanged.) Anything else, a line break above all, would
+#: break the header or the encoding of the request, and the error would print the token.
+_TOKEN_CHARACTERS = re.compile(r"^[\x21-\x7e]+$")
+
+
 class StaticTokenCredential:
     """A TokenCredential that hands out one given bearer token, whatever the scope."""
 
     def __init__(self, token: str, expires_on: int) -> None:
         self._token = AccessToken(token, expires_on)
 
+    @property
+    def tokens(self) -> list[str]:
+        """The tokens handed out (to keep them out of messages)."""
+        return [self._token.token]
+
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return self._token
 
     def close(self) -> None:
         """Nothing to release (DefaultAzureCredential has something; callers close either)."""
+
+
+class RememberingCredential:
+    """Another TokenCredential that remembers each token it hands out, so that no message
+    shows one (an endpoint may echo the token it was sent)."""
+
+    def __init__(self, credential: Any) -> None:
+        self._credential = credential
+        self.tokens: list[str] = []
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        token = self._credential.get_token(*scopes, **kwargs)
+        self.tokens.append(token.token)
+        return token
+
+    def close(self) -> None:
+        self._credential.close()
 
 
 def expiry(token: str) -> int | None:
@@ -55,6 +85,12 @@ def static_token(value: str, now: float | None = None) -> StaticTokenCredential:
     if not token:
         raise InputError.one(TOKEN_ENV, "", "is set but empty; unset it to use "
                              "DefaultAzureCredential, or set it to an ARM access token")
+    if not _TOKEN_CHARACTERS.match(token):  # say which kind of character, never the token
+        kind = ("a line break or another control character" if escape.control_characters(token)
+                else "a space" if " " in token else "a character outside ASCII")
+        raise InputError.one(TOKEN_ENV, "", f"holds {kind}, which no bearer token holds; set "
+                             "it to the access token alone (az account get-access-token "
+                             "--query accessToken -o tsv)")
     now = time.time() if now is None else now
     expires_on = expiry(token)
     if expires_on is not None and expires_on <= now:
@@ -64,11 +100,17 @@ def static_token(value: str, now: float | None = None) -> StaticTokenCredential:
     return StaticTokenCredential(token, expires_on or int(now) + _UNKNOWN_LIFETIME)
 
 
-def choose() -> tuple[TokenCredential, str]:
-    """The credential to use and how to name it in messages."""
+def static_token_set() -> bool:
+    """Whether the audit will send the static token in SXCLOUD_AZURE_TOKEN."""
+    return os.environ.get(TOKEN_ENV) is not None
+
+
+def choose() -> tuple[StaticTokenCredential | RememberingCredential, str]:
+    """The credential to use and how to name it in messages. Both kinds list the tokens
+    they handed out in `tokens`, and have `close()`."""
     value = os.environ.get(TOKEN_ENV)
     if value is not None:
         return static_token(value), f"the token in {TOKEN_ENV}"
     from azure.identity import DefaultAzureCredential
 
-    return DefaultAzureCredential(), "DefaultAzureCredential"
+    return RememberingCredential(DefaultAzureCredential()), "DefaultAzureCredential"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Iterable
 
-from .plan import APPLIANCE_ASG, ASGS, Address, NsgPlan
+from .nsg import APPLIANCE_ASG, ASGS, Address, NsgPlan
 
 MISSING = "missing"
 UNEXPECTED = "unexpected"

@@ -26,7 +26,7 @@ import ipaddress
 import re
 from collections import Counter
 
-from .plan import APPLIANCE_ASG, ASGS, TAG, V4, V6, Address, NsgPlan, NsgRule
+from .nsg import APPLIANCE_ASG, ASGS, TAG, V4, V6, Address, NsgPlan, NsgRule
 
 PRIORITY_MIN = 100
 PRIORITY_MAX = 4096

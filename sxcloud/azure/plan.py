@@ -14,22 +14,17 @@ Layout per direction (lower number wins):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .. import catalog
 from ..catalog import ALL, TCP, UDP
 from ..config import Deployment
 from ..errors import InputError
 from ..policy import INBOUND, Flow, flows
-
-INBOUND_AZ = "Inbound"
-OUTBOUND_AZ = "Outbound"
-
-TAG = "tag"  # a service tag or '*', in the singular *_address_prefix field
-ASGS = "asg"  # application security group ids
-V4 = "v4"  # IPv4 prefixes, in the plural *_address_prefixes field
-V6 = "v6"  # IPv6 prefixes
-APPLIANCE_ASG = "appliance"  # the generated ASG of the appliances
+from . import limits
+# The NSG's types live in .nsg (limits reads them too); plan re-exports them, as the place
+# where callers have always found them.
+from .nsg import (  # noqa: F401
+    ANY, APPLIANCE_ASG, APPLIANCES, ASGS, INBOUND_AZ, OUTBOUND_AZ, TAG, V4, V6, Address, NsgPlan,
+    NsgRule)
 
 _KINDS = (TAG, ASGS, V4, V6)
 _PROTOCOLS = (TCP, UDP, ALL)
@@ -38,41 +33,6 @@ _AZ_PROTOCOL = {TCP: "Tcp", UDP: "Udp", ALL: "*"}
 PRIORITY_BASE = 100
 PRIORITY_LOAD_BALANCER = 4000
 PRIORITY_DENY = 4096
-
-
-@dataclass(frozen=True)
-class Address:
-    """One side of an NSG rule."""
-
-    kind: str  # TAG, ASGS, V4, V6 or APPLIANCE_ASG
-    values: tuple[str, ...] = ()
-
-
-ANY = Address(TAG, ("*",))
-APPLIANCES = Address(APPLIANCE_ASG)
-
-
-@dataclass(frozen=True)
-class NsgRule:
-    name: str
-    priority: int
-    direction: str  # Inbound or Outbound
-    access: str  # Allow or Deny
-    protocol: str  # Tcp, Udp or *
-    ports: tuple[str, ...]  # destination ports; ("*",) for all
-    source: Address
-    destination: Address
-    description: str
-    flows: tuple[Flow, ...] = ()
-
-
-@dataclass(frozen=True)
-class NsgPlan:
-    nsg_name: str
-    asg_name: str
-    tags: dict[str, str]
-    rules: tuple[NsgRule, ...]
-    warnings: tuple[str, ...]
 
 
 def nsg_name(name: str) -> str:
@@ -167,8 +127,6 @@ def _warnings(deployment: Deployment) -> list[str]:
 
 def _check(result: NsgPlan, deployment: Deployment) -> None:
     """Refuse a rule set that Azure would refuse (sxcloud.azure.limits), naming each rule."""
-    from . import limits  # imported here: limits reads this module's types
-
     problems = limits.problems(result)
     if problems:
         raise InputError([(deployment.path, f"azure: {what}", message)

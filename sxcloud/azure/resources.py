@@ -7,7 +7,7 @@ azurerm provider binary is available to `terraform validate` here).
 
 from __future__ import annotations
 
-from ..cdk import Construct, TypedProvider, TypedResource
+from ..cdk import Construct, Reference, TypedProvider, TypedResource
 from . import attributes
 
 VERSION = ">= 3.0, < 5.0"
@@ -18,7 +18,7 @@ class _Azurerm(TypedResource):
     VERSION = VERSION
 
     @property
-    def id(self) -> str:
+    def id(self) -> Reference:
         return self.ref("id")
 
 
@@ -41,7 +41,7 @@ class _Grouped(_Azurerm):
                                       "tags": dict(tags)})
 
     @property
-    def name(self) -> str:
+    def name(self) -> Reference:
         return self.ref("name")
 
 

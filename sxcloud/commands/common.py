@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import escape
 from ..config import Deployment, builtin_example, load_all
 
 DEFAULT_FILE = Path("sxcloud.yaml")
@@ -40,12 +41,14 @@ def load(files: list[Path]) -> list[Deployment]:
 
 
 def progress(message: str) -> None:
-    print(f"sxcloud: {message}", file=sys.stderr, flush=True)
+    """A progress line on stderr; input in it (paths, names) cannot drive the terminal."""
+    print(f"sxcloud: {escape.terminal(message)}", file=sys.stderr, flush=True)
 
 
 def warn(messages: list[str]) -> None:
+    """One warning line each on stderr, terminal-safe."""
     for message in messages:
-        print(f"sxcloud: warning: {message}", file=sys.stderr)
+        print(f"sxcloud: warning: {escape.terminal(message)}", file=sys.stderr)
 
 
 def print_json(data: Any) -> None:

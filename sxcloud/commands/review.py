@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..config import builtin_example, load_all
 from ..errors import InputError
+from ..escape import terminal
 from .common import add_files, add_json, load, print_json, progress, resolve
 
 
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..review import build, data, markdown, sources
+    from ..review.paths import display_path
 
     paths = resolve(args.files)
     head = load_all(paths)
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                                   args.synth_dir)
     elif args.base:
         review = build.from_files(head, load(args.base), " ".join(
-            build.display_path(p) for p in args.base), synth_dir=args.synth_dir)
+            display_path(p) for p in args.base), synth_dir=args.synth_dir)
     else:
         review = build.from_files(head, synth_dir=args.synth_dir)
     if args.json:
@@ -63,6 +65,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(markdown.render(review))
     for s in review.stacks:
-        for finding in s.findings:
-            progress(f"finding: {s.stack}: {finding}")
+        for finding in s.all_findings:
+            progress(f"finding: {s.stack}: {terminal(finding)}")  # plan values reach it
     return review.exit_code

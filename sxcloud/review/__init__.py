@@ -7,9 +7,14 @@ diff        openings added, removed and changed
 findings    warnings and notes derived from the openings
 mermaid     the flowchart of roles and ports
 sources     the base version of the deployment files (other files, or a git ref)
+settings    what else decides where traffic and state go (endpoints, backend, associations...)
+planactions the non-rule resources a Terraform plan creates, updates or deletes
+paths       how the report names a file
 verification the verify result of each stack (the integration point with `sxcloud verify`)
 build       a Review from files (and a base) or from plans
-markdown    the Review as a pull-request comment; data: the same as JSON
+markdown    the Review as a pull-request comment, with the one Markdown escaper (`text`)
+mermaid     (above) also holds the one Mermaid label escaper (`escape`)
+data        the same facts as JSON
 
 Nothing here imports the CDK: a review reads YAML and JSON only.
 """

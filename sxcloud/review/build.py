@@ -14,12 +14,15 @@ from pathlib import Path
 
 from ..app import Planned, plan_all
 from ..azure.limits import RULES_MAX
-from ..config import Deployment, builtin_example
+from ..config import Deployment
 from ..errors import InputError
-from . import attribution, findings, tfplan
+from . import attribution, findings, settings, tfplan
 from .diff import Change, compare
 from .openings import Firewall, QuotaUse, aws_quota, intended
-from .verification import VerifyResult, results
+from .paths import display_path
+from .planactions import RULE_TYPES, ResourceAction, actions
+from .settings import SettingChange
+from .verification import VerifyResult, planned_resources, results
 
 
 @dataclass
@@ -34,6 +37,21 @@ class StackReview:
     notes: list[str] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)  # plan vs files; each one fails review
     verify: VerifyResult | None = None
+    settings: list[SettingChange] | None = None  # None: no base to compare with
+    current: list[tuple[str, str]] = field(default_factory=list)  # settings, without a base
+    resources: list[ResourceAction] | None = None  # a plan's other resources (--plan only)
+
+    @property
+    def all_findings(self) -> list[str]:
+        """Every finding of this stack: the plan against the files, settings, resources."""
+        return (self.findings + [c.meaning for c in self.settings or () if c.finding]
+                + [r.meaning for r in self.resources or () if r.finding])
+
+    @property
+    def changed(self) -> bool:
+        """Whether the change touches anything: openings, settings or other resources."""
+        return bool((self.change is not None and not self.change.empty) or self.settings
+                    or self.resources)
 
 
 @dataclass
@@ -45,22 +63,10 @@ class Review:
 
     @property
     def exit_code(self) -> int:
-        """1 when the plan contradicts the files or verify failed; 0 otherwise."""
-        bad = any(s.findings or (s.verify and s.verify.failed) for s in self.stacks)
+        """1 when there is a finding (the plan contradicts the files, a setting moves the
+        stack's traffic or state) or verify failed; 0 otherwise."""
+        bad = any(s.all_findings or (s.verify and s.verify.failed) for s in self.stacks)
         return 1 if bad else 0
-
-
-def display_path(path: Path | str) -> str:
-    """A path as the report shows it: relative where possible, never this machine's root."""
-    path = Path(path)
-    if path.is_absolute():
-        if path == builtin_example():
-            return "built-in example"
-        try:
-            return path.relative_to(Path.cwd()).as_posix()
-        except ValueError:
-            return path.name
-    return path.as_posix()
 
 
 def _stack_review(fw_head: Firewall | None, fw_base: Firewall | None, source: str,
@@ -70,6 +76,8 @@ def _stack_review(fw_head: Firewall | None, fw_base: Firewall | None, source: st
     assert shown is not None
     review = StackReview(shown.stack, shown.cloud, source, fw_head, fw_base,
                          compare(fw_base, fw_head) if compared else None)
+    if not compared and deployment is not None:
+        review.current = settings.current(deployment, shown.cloud)
     if fw_head is not None:
         review.warnings = findings.warnings(fw_head)
         review.notes = findings.notes(fw_head, deployment)
@@ -87,22 +95,25 @@ def from_files(head: list[Deployment], base: list[Deployment] | None = None,
     """Review the head files, against a base version of them when one is given."""
     head_planned = plan_all(head)
     base_planned = plan_all(base) if base is not None else []
-    base_by_stack = {fw.stack: fw for p in base_planned for fw in intended(p)}
+    base_by_stack = {fw.stack: (fw, p.deployment) for p in base_planned for fw in intended(p)}
     verified = results(head_planned, synth_dir)
     stacks = []
     seen = set()
     for p in head_planned:
         for fw in intended(p):
             seen.add(fw.stack)
-            review = _stack_review(fw, base_by_stack.get(fw.stack), display_path(p.deployment.path),
+            fw_base, d_base = base_by_stack.get(fw.stack, (None, None))
+            review = _stack_review(fw, fw_base, display_path(p.deployment.path),
                                    p.deployment, p, base is not None)
+            if base is not None:
+                review.settings = settings.compare(d_base, p.deployment, fw.cloud)
             review.verify = verified.get(fw.stack)
             stacks.append(review)
-    for stack, fw in base_by_stack.items():
+    for stack, (fw, d_base) in base_by_stack.items():
         if stack not in seen:  # the change drops this stack (or its cloud section)
-            source = next(display_path(p.deployment.path) for p in base_planned
-                          if stack in p.stack_names)
-            stacks.append(_stack_review(None, fw, source, None, None, True))
+            review = _stack_review(None, fw, display_path(d_base.path), None, None, True)
+            review.settings = settings.compare(d_base, None, fw.cloud)
+            stacks.append(review)
     label = base_label
     if label and new_files:
         label += f" (new files: {', '.join(display_path(f) for f in new_files)})"
@@ -162,6 +173,12 @@ def from_plans(head: list[Deployment], plan_paths: list[Path],
                 review = _stack_review(intent, None, display_path(path), p.deployment, p, True)
                 review.change = Change()
             review.findings = attribution.mismatches(after, intent)
+            mine = {f"{ps.module}{rtype}.{name}"
+                    for rtype, named in planned_resources(p, ps.cloud).items()
+                    if rtype not in RULE_TYPES for name in named}
+            review.resources, missing = actions(ps.changes, mine)
+            if after is not None:
+                review.findings += missing
             if ps.drift:
                 review.notes.append("Terraform found these changed outside Terraform since the "
                                     "last apply (the plan puts them back): "

@@ -1,4 +1,7 @@
-"""A review as JSON-ready data (`sxcloud review --json`): the same facts as the Markdown."""
+"""A review as JSON-ready data (`sxcloud review --json`): the same facts as the Markdown.
+
+Values are raw (JSON escapes them itself). A stack's `findings` holds every finding: the plan against the files, settings, other
+resources."""
 
 from __future__ import annotations
 
@@ -50,7 +53,15 @@ def stack(s: StackReview) -> dict[str, Any]:
     return {
         "stack": s.stack, "cloud": s.cloud, "source": s.source,
         "head": firewall(s.head), "base": firewall(s.base), "change": change(s.change),
-        "warnings": s.warnings, "notes": s.notes, "findings": s.findings,
+        "settings": None if s.settings is None else [
+            {"setting": c.key, "before": c.before, "after": c.after, "meaning": c.meaning,
+             "finding": c.finding} for c in s.settings],
+        "current_settings": [{"setting": k, "value": v} for k, v in s.current],
+        "resources": None if s.resources is None else [
+            {"address": r.address, "action": r.action, "intended": r.intended,
+             "attributes_changed": list(r.attributes), "meaning": r.meaning,
+             "finding": r.finding} for r in s.resources],
+        "warnings": s.warnings, "notes": s.notes, "findings": s.all_findings,
         "verify": {"status": s.verify.status, "detail": s.verify.detail,
                    "findings": list(s.verify.findings)} if s.verify else None,
         "mermaid": flowchart(s.head, s.change),

@@ -45,7 +45,7 @@ def warnings(fw: Firewall) -> list[str]:
         out.append(f"Plain-HTTP administration is open: TCP {ADMIN_HTTP_PORT} from {peers} "
                    "(R15). Passwords and session cookies cross the network unencrypted; the "
                    "vendor recommends only admin_https (R16, TCP 8443). Turn off "
-                   "`appliance.features.admin_http`.")
+                   "'appliance.features.admin_http'.")
     out += _wider(fw)
     if fw.cloud == "aws":
         out += _aws_internet(fw)
@@ -93,7 +93,7 @@ def _aws_internet(fw: Firewall) -> list[str]:
         parts.append(f"the inbound rules from the Internet ({_ports(inbound)}) also admit "
                      "every internal host")
     return ["AWS security groups cannot deny, and 0.0.0.0/0 includes the VPC and the "
-            f"networks routed to it: {'; '.join(parts)}. (Azure's `Internet` service tag "
+            f"networks routed to it: {'; '.join(parts)}. (Azure's 'Internet' service tag "
             "excludes the virtual network; AWS has no such peer.)"]
 
 
@@ -102,13 +102,13 @@ def notes(fw: Firewall, deployment: Deployment | None) -> list[str]:
     out = []
     if deployment is not None and deployment.appliance.dns == "cloud":
         if fw.cloud == "aws":
-            out.append("No DNS rule: `appliance.dns: cloud` uses the Amazon-provided DNS "
+            out.append("No DNS rule: 'appliance.dns: cloud' uses the Amazon-provided DNS "
                        "server (the VPC base address + 2, 169.254.169.253), which security "
                        "groups do not filter.")
         else:
-            out.append("No DNS rule: `appliance.dns: cloud` uses Azure's platform DNS "
+            out.append("No DNS rule: 'appliance.dns: cloud' uses Azure's platform DNS "
                        "(168.63.129.16), which NSGs do not filter unless a rule names the "
-                       "`AzurePlatformDNS` service tag.")
+                       "'AzurePlatformDNS' service tag.")
     if fw.guards:
         out.append("Everything else is denied: " + "; ".join(fw.guards) + ".")
     elif fw.cloud == "aws":

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from .. import catalog
+from ..escape import terminal
 from ..policy import INBOUND
 from .diff import Change
 from .openings import PLATFORM, SELF, UNINTENDED, Firewall, Opening, Ports
@@ -43,10 +44,16 @@ class _Edge:
     unintended: set[Ports] = field(default_factory=set)  # not in the files (a plan's)
 
 
-def escape(text: str) -> str:
-    """Text safe inside a double-quoted Mermaid label (entity codes, as Mermaid documents)."""
-    return text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(
-        ">", "#gt;").replace("|", "#124;")
+_ENTITIES = set('"#&<>|`[]{}\\')
+
+
+def escape(text: object) -> str:
+    """The one Mermaid escaper: text safe inside a double-quoted label. Each character that
+    can end the label, start an entity code, HTML or a Markdown string, or that draws a
+    shape, is written as an entity code (`#34;`, as Mermaid documents); line breaks and
+    other control characters are shown as escapes (`sxcloud.escape.terminal`), so a label
+    stays on its line and cannot close the Markdown fence around the diagram."""
+    return "".join(f"#{ord(c)};" if c in _ENTITIES else c for c in terminal(text))
 
 
 def _node_id(name: str) -> str:

@@ -13,6 +13,7 @@ This module builds openings from sxcloud's own plans (the deployment files' inte
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import total_ordering
 
 from .. import catalog
 from ..app import Planned
@@ -40,13 +41,23 @@ ALL_PROTOCOLS = "all"
 _ROW_ORDER = {row.id: index for index, row in enumerate(catalog.ROWS)}
 
 
-@dataclass(frozen=True, order=True)
+@total_ordering
+@dataclass(frozen=True)
 class Ports:
     """A protocol and a destination port range; low/high None means every port."""
 
     protocol: str  # tcp, udp, icmp, all, or what a plan names
     low: int | None = None
     high: int | None = None
+
+    def _order(self) -> tuple[str, int, int]:
+        # Every port (None) sorts before any single range of the same protocol; comparing
+        # None with a number is what crashed `review --plan` on TCP 0-65535 (issue 9).
+        return (self.protocol, -1 if self.low is None else self.low,
+                -1 if self.high is None else self.high)
+
+    def __lt__(self, other: Ports) -> bool:
+        return self._order() < other._order()
 
     def __str__(self) -> str:
         if self.protocol == ALL_PROTOCOLS:

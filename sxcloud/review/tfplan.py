@@ -25,6 +25,7 @@ from ..verify import rules as tf
 from ..verify.aws import TAG as AWS_TAG
 from ..verify.azure import TAG as AZ_TAG
 from ..verify.tfjson import AFTER, BEFORE, PLAN, Document, Resource, load_json, parse as parse_json
+from . import planactions
 from .openings import (
     ALL_PROTOCOLS,
     ASG,
@@ -46,6 +47,7 @@ AZ_NSG_NAME = "appliance_nsg"
 AZ_ASG_NAME = "appliance_asg"
 
 UNKNOWN = "(known after apply)"
+_AZURE_TYPES = ("azurerm_", "azuread_", "azapi_")
 
 NOTES = {
     tf.LEGACY: "an aws_security_group_rule, which sxcloud never writes",
@@ -79,6 +81,8 @@ class PlannedStack:
     after: State
     drift: list[str] = field(default_factory=list)  # resources changed outside Terraform
     terraform_version: str = "?"
+    module: str = ""  # the module address sxcloud's group / NSG is in ("" or "module.x.")
+    changes: list[planactions.Change] = field(default_factory=list)  # non-rule resources
 
 
 def load(path: Path) -> list[PlannedStack]:
@@ -113,6 +117,10 @@ def parse(data: Any, path: Path) -> list[PlannedStack]:
                 "aws_" if cloud == "aws" else "azurerm_")]
             stack.terraform_version = str(data.get("terraform_version", "?"))
             out.append(stack)
+    changes = planactions.read(data)
+    for stack in out:  # with two stacks in one plan, each takes its provider's resources
+        stack.changes = [c for c in changes if len(out) == 1
+                         or c.type.startswith(_AZURE_TYPES) == (stack.cloud == "azure")]
     if not out:
         raise InputError.one(path, "resource_changes", "holds no sxcloud firewall: neither an "
                              f"{tf.AWS_GROUP} nor an {tf.AZ_NSG} appears in it")
@@ -138,6 +146,11 @@ def _stack(sides: dict[str, Document], path: Path, cloud: str, rtype: str, name:
     deployment = next((str(t[tag]) for t in tags if isinstance(t, dict) and t.get(tag)), None)
     stack = PlannedStack(path, cloud, deployment, State(), State())
     stack.before.present, stack.after.present = found[BEFORE] is not None, found[AFTER] is not None
+    shown = found[AFTER] or found[BEFORE]
+    assert shown is not None
+    local = f"{shown.type}.{shown.name}"
+    if shown.address.endswith(local):
+        stack.module = shown.address[: len(shown.address) - len(local)]
     return stack, found
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..app import Planned
 from ..aws import attributes as aws_attributes
@@ -22,6 +23,7 @@ from ..verify import AWS, verify, verify_resources
 from ..verify.model import KINDS, Finding, StackResult
 from ..verify.sources import Job, from_documents, from_synth_dir
 from ..verify.tfjson import PLAN
+from .paths import display_path
 
 PASSED = "passed"
 FAILED = "failed"
@@ -67,7 +69,8 @@ def _result(r: StackResult, source: str) -> VerifyResult:
     return VerifyResult(FAILED, f"{detail}; {source}", _grouped(r.findings))
 
 
-def _planned_resources(p: Planned, cloud: str) -> dict[str, object]:
+def planned_resources(p: Planned, cloud: str) -> dict[str, dict[str, Any]]:
+    """The `resource` block synthesis writes for one stack (no CDK): what the files intend."""
     d = p.deployment
     if cloud == AWS:
         assert p.aws is not None and d.aws is not None
@@ -81,8 +84,6 @@ def _planned_resources(p: Planned, cloud: str) -> dict[str, object]:
 def results(planned: list[Planned], synth_dir: Path | None = None,
             plan_paths: list[Path] | None = None) -> dict[str, VerifyResult]:
     """Verify each stack of `planned`; by stack name. Bad input raises InputError."""
-    from .build import display_path  # build imports this module
-
     deployments = [p.deployment for p in planned]
     jobs: list[Job] = []
     if plan_paths:
@@ -98,7 +99,7 @@ def results(planned: list[Planned], synth_dir: Path | None = None,
     out = {}
     for p in planned:
         for cloud in p.deployment.targets:
-            r = verify_resources(p.deployment, cloud, _planned_resources(p, cloud), PLANNED)
+            r = verify_resources(p.deployment, cloud, planned_resources(p, cloud), PLANNED)
             out[r.stack] = _result(r, "the planned resources; --synth-dir verifies the "
                                       "synthesized JSON")
     return out

@@ -1,7 +1,8 @@
 """`sxcloud audit CLOUD FILE`: live rules against the rules the deployment intends (read-only).
 
-Each cloud's module, `sxcloud.<cloud>.audit`, provides `register(subparsers)` and
-`run(args) -> int`, and imports its cloud SDK only inside `run`.
+Each cloud's command, `sxcloud.commands.audit.<cloud>`, provides `register(subparsers)` and
+`run(args) -> int`; the audit itself lives in `sxcloud.<cloud>` and imports its cloud SDK
+only when it runs.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                     "firewall cannot be found.")
     clouds = parser.add_subparsers(dest="cloud", metavar="CLOUD", required=True)
     for cloud in CLOUDS:
-        importlib.import_module(f"sxcloud.{cloud}.audit").register(clouds)
+        importlib.import_module(f"{__name__}.{cloud}").register(clouds)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    return importlib.import_module(f"sxcloud.{args.cloud}.audit").run(args)
+    return importlib.import_module(f"{__name__}.{args.cloud}").run(args)

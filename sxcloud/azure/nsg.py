@@ -1,0 +1,57 @@
+"""The shape of a planned NSG: its rules and their addresses (data only).
+
+sxcloud.azure.plan makes these from a deployment; sxcloud.azure.limits checks them, and the
+renderers, constructs and the audit read them. Kept apart from the planner so that the
+planner can call the limits check and the limits check can read these types without either
+importing the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..policy import Flow
+
+INBOUND_AZ = "Inbound"
+OUTBOUND_AZ = "Outbound"
+
+TAG = "tag"  # a service tag or '*', in the singular *_address_prefix field
+ASGS = "asg"  # application security group ids
+V4 = "v4"  # IPv4 prefixes, in the plural *_address_prefixes field
+V6 = "v6"  # IPv6 prefixes
+APPLIANCE_ASG = "appliance"  # the generated ASG of the appliances
+
+
+@dataclass(frozen=True)
+class Address:
+    """One side of an NSG rule."""
+
+    kind: str  # TAG, ASGS, V4, V6 or APPLIANCE_ASG
+    values: tuple[str, ...] = ()
+
+
+ANY = Address(TAG, ("*",))
+APPLIANCES = Address(APPLIANCE_ASG)
+
+
+@dataclass(frozen=True)
+class NsgRule:
+    name: str
+    priority: int
+    direction: str  # Inbound or Outbound
+    access: str  # Allow or Deny
+    protocol: str  # Tcp, Udp or *
+    ports: tuple[str, ...]  # destination ports; ("*",) for all
+    source: Address
+    destination: Address
+    description: str
+    flows: tuple[Flow, ...] = ()
+
+
+@dataclass(frozen=True)
+class NsgPlan:
+    nsg_name: str
+    asg_name: str
+    tags: dict[str, str]
+    rules: tuple[NsgRule, ...]
+    warnings: tuple[str, ...]

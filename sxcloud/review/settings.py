@@ -1,0 +1,175 @@
+"""What else decides where a stack's traffic and state go: the settings beside the openings.
+
+The openings say what a firewall lets through. These settings say which network it guards
+(`aws.vpc_id`, `azure.associate.*`), where it is built (region, location, resource group),
+which host the provider sends its signed requests to (`aws.endpoints`), and where Terraform
+keeps the state (the backend). A change to one of them can hand a stack to someone else
+without touching a rule, so the review compares them too and says what each change means.
+
+Findings (the review fails): an endpoint added or changed, a backend changed, an
+association removed. The other changes are shown, not failed: a reviewer reads them.
+
+The loader refuses credentials in a deployment file (settings that name one, and URLs with
+`user:password@`), so no secret reaches a Deployment and the report shows values as they are,
+cut to SHOWN_MAX characters.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from ..config import Backend, Deployment
+
+SHOWN_MAX = 300  # characters of a value the report shows (an ARM id fits)
+
+SUBNETS = "azure.associate.subnet_ids"
+NICS = "azure.associate.network_interface_ids"
+_LISTS = (SUBNETS, NICS)  # compared as sets: each id added or removed
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # e.g. "aws.endpoints.sts", "aws.backend", "aws.backend.bucket"
+    value: object = field(repr=False)  # compared in full, never shown as it is
+
+    @property
+    def shown(self) -> str:
+        return show(self.value)
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    key: str
+    before: str | None  # the value as shown; None: not set
+    after: str | None
+    meaning: str  # what the change means, in a sentence
+    finding: bool  # the review fails on it
+
+
+def show(value: object) -> str:
+    """A value as the report shows it, cut to SHOWN_MAX characters."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 1] + "…"
+
+
+def _backend(prefix: str, backend: Backend) -> list[Setting]:
+    return [Setting(f"{prefix}.backend", backend.type)] + [
+        Setting(f"{prefix}.backend.{name}", value)
+        for name, value in sorted(backend.settings.items(), key=lambda kv: str(kv[0]))]
+
+
+def of(deployment: Deployment | None, cloud: str) -> list[Setting]:
+    """The settings of one stack, in the order the report lists them."""
+    if deployment is None:
+        return []
+    if cloud == "aws" and deployment.aws is not None:
+        aws = deployment.aws
+        return ([Setting("aws.region", aws.region), Setting("aws.vpc_id", aws.vpc_id)]
+                + [Setting(f"aws.endpoints.{service}", url)
+                   for service, url in sorted(aws.endpoints.items())]
+                + _backend("aws", aws.backend))
+    if cloud == "azure" and deployment.azure is not None:
+        azure = deployment.azure
+        return ([Setting("azure.location", azure.location),
+                 Setting("azure.resource_group", azure.resource_group)]
+                + [Setting(SUBNETS, s) for s in azure.subnet_ids]
+                + [Setting(NICS, n) for n in azure.network_interface_ids]
+                + _backend("azure", azure.backend))
+    return []
+
+
+def _kind(settings: list[Setting], prefix: str) -> str:
+    """The backend type among a stack's settings."""
+    return next((str(s.value) for s in settings if s.key == f"{prefix}.backend"), "?")
+
+
+def _where(settings: list[Setting], prefix: str) -> str:
+    """A backend as a reader needs it: its type and its settings."""
+    kind = next((s.value for s in settings if s.key == f"{prefix}.backend"), None)
+    if kind is None:
+        return "no backend"
+    shown = [f"{s.key.rsplit('.', 1)[-1]}={s.shown}" for s in settings
+             if s.key.startswith(f"{prefix}.backend.")]
+    return f"the {kind} backend" + (f" ({', '.join(shown)})" if shown else "")
+
+
+def compare(base: Deployment | None, head: Deployment | None, cloud: str) -> list[SettingChange]:
+    """What changes from `base` to `head` in one stack's settings; a missing side is a stack
+    the change adds (base None) or removes (head None)."""
+    before, after = of(base, cloud), of(head, cloud)
+    new_stack, removed_stack = base is None, head is None
+    kinds = [[s.value for s in side if s.key == f"{cloud}.backend"] for side in (before, after)]
+    moved = kinds[0] != kinds[1]  # a new backend type: its settings are part of that one change
+    out = []
+    for key in dict.fromkeys(s.key for s in after + before):
+        old = [s for s in before if s.key == key]
+        new = [s for s in after if s.key == key]
+        if key in _LISTS:
+            kept = {s.value for s in old} & {s.value for s in new}
+            out += [_change(key, s, None, before, after, cloud, new_stack, moved)
+                    for s in old if s.value not in kept]
+            out += [_change(key, None, s, before, after, cloud, new_stack, moved)
+                    for s in new if s.value not in kept]
+        elif [s.value for s in old] != [s.value for s in new] and not removed_stack:
+            out.append(_change(key, old[0] if old else None, new[0] if new else None,
+                               before, after, cloud, new_stack, moved))
+    return out
+
+
+def _change(key: str, old: Setting | None, new: Setting | None, before: list[Setting],
+            after: list[Setting], cloud: str, new_stack: bool, moved: bool) -> SettingChange:
+    meaning, finding = _meaning(key, old, new, before, after, cloud, new_stack, moved)
+    return SettingChange(key, old.shown if old else None, new.shown if new else None,
+                         meaning, finding)
+
+
+def _meaning(key: str, old: Setting | None, new: Setting | None, before: list[Setting],
+             after: list[Setting], cloud: str, new_stack: bool,
+             moved: bool = False) -> tuple[str, bool]:
+    """The sentence for one change, and whether it is a finding."""
+    was = f" (was {old.shown})" if old else ""
+    if key.startswith("aws.endpoints."):
+        service = key.rsplit(".", 1)[-1]
+        if new is None:
+            return f"The provider sends its {service} requests to AWS's own endpoint again.", False
+        return (f"The provider now sends its {service} requests, signed with the deploy job's "
+                f"AWS credentials, to {new.shown}{was}.", True)
+    if key == f"{cloud}.backend" or key.startswith(f"{cloud}.backend."):
+        where = _where(after, cloud)
+        if new_stack:
+            return f"The state of this new stack goes to {where}.", False
+        if moved and key != f"{cloud}.backend":
+            return f"Part of the move to the {_kind(after, cloud)} backend (above).", False
+        return f"The state now goes to {where}, not {_where(before, cloud)}.", True
+    if key == "aws.region":
+        return f"The stack is built in region {new.shown if new else '?'}{was}.", False
+    if key == "aws.vpc_id":
+        if old is None:
+            return f"The security group is built in VPC {new.shown if new else '?'}.", False
+        return (f"The security group moves to VPC {new.shown if new else '?'}: Terraform "
+                f"replaces it, and what uses it in {old.shown} loses it.", False)
+    if key in ("azure.location", "azure.resource_group"):
+        what = "location" if key == "azure.location" else "resource group"
+        if old is None:
+            return f"The NSG and ASG are built in {what} {new.shown if new else '?'}.", False
+        return (f"The NSG and ASG move to {what} {new.shown if new else '?'}{was}: Terraform "
+                "replaces them.", False)
+    if key == SUBNETS:
+        if new is None:
+            return (f"The NSG no longer guards subnet {old.shown if old else '?'}: traffic of "
+                    "the machines in it is no longer filtered by these rules.", True)
+        return (f"The NSG guards subnet {new.shown}: every machine in it gets the appliances' "
+                "rules.", False)
+    if key == NICS:
+        if new is None:
+            return (f"The NSG no longer guards network interface {old.shown if old else '?'}, "
+                    "and it leaves the appliances' ASG: the rules no longer apply to it.", True)
+        return (f"Network interface {new.shown} gets the NSG and joins the appliances' ASG: "
+                "every rule of the appliances applies to it.", False)
+    return f"{key}: {old.shown if old else 'not set'} -> {new.shown if new else 'not set'}.", False
+
+
+def current(deployment: Deployment, cloud: str) -> list[tuple[str, str]]:
+    """The settings as the report lists them without a base: (key, shown value)."""
+    return [(s.key, s.shown) for s in of(deployment, cloud)]
