@@ -33,6 +33,7 @@ from moto_server import MotoServer
 from sxcloud import cli
 from sxcloud.aws import attributes, live
 from sxcloud.aws import audit as aws_audit
+from sxcloud.commands.audit import aws as audit_command
 from sxcloud.aws.plan import SgRule, plan
 from sxcloud.config import Deployment
 
@@ -114,7 +115,7 @@ def _audit_data(d: Deployment, url: str) -> tuple[int, dict[str, Any]]:
     """Audit's report data, in process (a session fixture has no capsys)."""
     assert d.aws is not None
     client = live.ec2_client(d.aws.region, endpoint_url=url)
-    report = aws_audit.audit_data(aws_audit.audit(client, d), d.aws.region)
+    report = audit_command.audit_data(aws_audit.audit(client, d), d.aws.region)
     return (1 if report["drift"] else 0), report
 
 
