@@ -21,7 +21,7 @@ from sxcloud.aws import plan as aws_plan
 from sxcloud.azure import limits as azure_limits
 from sxcloud.azure import plan as azure_plan
 
-from . import hcl
+from . import hcl, readmes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -195,6 +195,7 @@ def rules_catalog() -> str:
 #: path (relative to the repository) -> the function that renders it.
 GENERATED: dict[str, Callable[[], str]] = {
     "modules/sxcloud-rules/catalog.tf": rules_catalog,
+    **readmes.GENERATED,  # the modules' READMEs: inputs, outputs, example
 }
 
 
