@@ -17,19 +17,8 @@ from sxcloud import config, yamlfile
 from sxcloud.errors import InputError
 
 import conftest
+from test_config import GOOD
 
-GOOD = {
-    "version": 1,
-    "name": "hostile",
-    "roles": {
-        "internal_network": ["10.0.0.0/16"],
-        "internal_mail_server": ["10.0.1.10/32"],
-        "external_nameserver": ["9.9.9.9/32"],
-        "admin_pc": ["10.0.99.0/24"],
-    },
-    "aws": {"region": "eu-central-1", "vpc_id": "vpc-0123456789abcdef0"},
-    "azure": {"location": "westeurope", "resource_group": "rg-mail"},
-}
 SUB = "/subscriptions/6f0c1d2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f/resourceGroups/rg-mail/providers/Microsoft.Network"
 ASG = f"{SUB}/applicationSecurityGroups/asg-exchange"
 NIC = f"{SUB}/networkInterfaces/nic-mail-1"
