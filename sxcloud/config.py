@@ -145,8 +145,7 @@ def parse(data: Any, path: Path) -> Deployment:
     roles = _roles({role: entries for role, entries in given_roles.items()
                     if isinstance(entries, list)} if isinstance(given_roles, dict) else {},
                    path, problems)
-    _endpoint_problems(data, path, problems)
-    _url_credential_problems(data, path, problems)
+    _url_problems(data, path, problems)
     if problems:
         raise InputError(problems)
     data = _with_defaults(data, schema())
@@ -357,32 +356,31 @@ def _azure(section: dict[str, Any]) -> AzureTarget:
                        _backend(section.get("backend")))
 
 
-def _endpoint_problems(data: Any, path: Path, problems: Problems) -> None:
-    """Endpoint URLs, parsed: aws.endpoints and an s3 backend's endpoints (both reach the
-    AWS SDK, and cdk.tf.json). Run beside the schema, so only where the types are right."""
-    places = [("aws", "endpoints")] + [(cloud, "backend", "s3", "endpoints")
-                                       for cloud in ("aws", "azure")]
-    for place in places:
-        node = data
-        for part in place:
-            node = node.get(part) if isinstance(node, dict) else None
-        for service, url in (node or {}).items() if isinstance(node, dict) else ():
-            problem = validation.endpoint_problem(url) if isinstance(url, str) else None
-            if problem:
-                problems.append((path, key_name([*place, service]), problem))
-
-
-def _url_credential_problems(data: Any, path: Path, problems: Problems) -> None:
-    """A URL with `user:password@` in any backend setting (an http backend's address, an s3
-    proxy): a credential, refused like the settings that name one."""
+def _url_problems(data: Any, path: Path, problems: Problems) -> None:
+    """URLs, run beside the schema (so only where the types are right): endpoint URLs parsed
+    (`aws.endpoints` and an s3 backend's endpoints, which reach the AWS SDK and cdk.tf.json),
+    and no URL with `user:password@` in any backend setting (an http backend's address, an
+    s3 proxy): a credential, refused like the settings that name one."""
     for cloud in ("aws", "azure"):
         section = data.get(cloud) if isinstance(data, dict) else None
-        backend = section.get("backend") if isinstance(section, dict) else None
-        for where, text in _strings(backend, [cloud, "backend"]):
-            if validation.url_userinfo(text):
+        if not isinstance(section, dict):
+            continue
+        if cloud == "aws":  # the schema refuses `endpoints` elsewhere
+            for where, text in _strings(section.get("endpoints"), [cloud, "endpoints"]):
+                _endpoint_problem(text, where, path, problems)
+        for where, text in _strings(section.get("backend"), [cloud, "backend"]):
+            if where[3:4] == ["endpoints"] and where[2] == "s3":
+                _endpoint_problem(text, where, path, problems)
+            elif validation.url_userinfo(text):
                 problems.append((path, key_name(where), "holds a URL with a user name or "
                                  "password; give credentials to Terraform in the environment "
                                  "or with `terraform init -backend-config=...`"))
+
+
+def _endpoint_problem(url: str, where: list[Any], path: Path, problems: Problems) -> None:
+    problem = validation.endpoint_problem(url)
+    if problem:
+        problems.append((path, key_name(where), problem))
 
 
 def _strings(node: Any, where: list[Any]) -> Iterable[tuple[list[Any], str]]:

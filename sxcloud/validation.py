@@ -7,7 +7,7 @@
 - CIDR blocks: valid, with a prefix length, without host bits or an IPv6 scope id.
 - Roles are not the Internet: no range is wider than any one organisation's network, and no
   role (nor all roles together) covers half or more of an address family.
-- `aws.endpoints` URLs: http/https, a host that is a DNS name or an IP literal, an optional
+- Endpoint URLs (`aws.endpoints`, and the audits'): http/https, a host that is a DNS name or an IP literal, an optional
   port, a path from a safe character set, nothing else.
 """
 
@@ -164,7 +164,6 @@ def _union_size(networks: list[IPNetwork]) -> int:
 
 # --- aws.endpoints --------------------------------------------------------------------------
 
-_PRINTABLE = re.compile(r"[\x21-\x7e]+")
 _NETLOC = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?")
 _LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _PATH = re.compile(r"(?:[A-Za-z0-9._~/-]|%[0-9A-Fa-f]{2})*")
@@ -179,26 +178,36 @@ def url_userinfo(text: str) -> bool:
     return bool(_USERINFO.match(text.strip()))
 
 
-def endpoint_problem(url: str) -> str | None:
-    """Why `url` is not an endpoint URL sxcloud writes out, or None."""
+def endpoint_problem(url: str, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    """Why `url` is not an endpoint URL sxcloud sends requests to, or None: the one check for
+    `aws.endpoints` (written into cdk.tf.json) and the audits' endpoints (which get the
+    caller's credentials). Accepted: `scheme://host[:port][/path]`, a scheme from `schemes`
+    in lower case, a DNS name or an IP literal, a port 1-65535, a path of letters, digits,
+    `-._~/` and %-escapes. A URL with a user name or password is never echoed."""
+    if url_userinfo(url):  # first: no other message may echo a password
+        return "holds a user name or password; give credentials in the environment, never in a URL"
     shown = f"'{excerpt(url)}'"
-    if not _PRINTABLE.fullmatch(url):  # urlsplit would silently drop tabs and line breaks
-        return f"{shown} holds spaces or characters outside printable ASCII"
+    if control_characters(url):  # urlsplit would silently drop tabs and line breaks
+        return f"{shown} holds control characters; an endpoint is a plain URL"
     try:
-        parts = urllib.parse.urlsplit(url)  # the port is checked below, with a clearer message
-    except ValueError:
-        return f"{shown} is not a URL"
-    if parts.scheme not in ("http", "https") or not url.startswith(f"{parts.scheme}://"):
-        return f"{shown} is not an http:// or https:// URL"
-    if url_userinfo(url) or "@" in parts.netloc:
-        return f"{shown} holds a user name or password; give credentials in the environment"
-    if "?" in url or "#" in url:
-        return f"{shown} has a query (?) or fragment (#); an endpoint has neither"
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as error:  # "Invalid IPv6 URL", "Port out of range 0-65535", ...
+        detail = "; a port is a number from 1 to 65535" if "Port" in str(error) else ""
+        return f"{shown} is not a URL ({excerpt(error)}){detail}"
+    if parts.scheme not in schemes or not url.startswith(f"{parts.scheme}://"):
+        return f"{shown} is not an {' or '.join(f'{s}://' for s in schemes)} URL"
+    if "@" in parts.netloc:
+        return "holds a user name or password; give credentials in the environment, never in a URL"
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return f"{shown} has a query or fragment; an endpoint is scheme, host, port and path"
     netloc = _NETLOC.fullmatch(parts.netloc)
     if not netloc or not _host_ok(netloc.group(1)):
-        return f"{shown} has no valid host: a DNS name or an IP address, with an optional :port"
-    if netloc.group(2) is not None and not 1 <= int(netloc.group(2)) <= 65535:
-        return f"{shown} has a port outside 1-65535"
+        odd = "" if parts.netloc.isascii() and parts.netloc.isprintable() and " " not in \
+            parts.netloc else "; it holds spaces or characters outside printable ASCII"
+        return f"{shown} has no valid host name or IP address{odd}"
+    if port == 0:
+        return f"{shown} has port 0; a port is a number from 1 to 65535"
     if not _PATH.fullmatch(parts.path):
         return (f"{shown} has a path with characters other than letters, digits, "
                 "'-', '.', '_', '~', '/' and %-escapes")

@@ -222,6 +222,7 @@ def test_endpoints_are_known_services_with_parsed_urls(tmp_path):
     for url, want in bad_urls.items():
         key, message = one(refused(tmp_path, edited(aws__endpoints={"sts": url})))
         assert key == "aws.endpoints.sts" and want in message, (url, message)
+        assert ":pass@" not in message  # a password is never echoed
     key, message = one(refused(tmp_path, edited(aws__endpoints={"ec22": "http://127.0.0.1:5000"})))
     assert key == "aws.endpoints.ec22" and "did you mean 'ec2'" in message
     key, message = one(refused(tmp_path, edited(aws__endpoints={"s3": "http://127.0.0.1:5000"})))

@@ -4,7 +4,7 @@ and keeping credentials out of its messages.
 An audit signs its requests with the caller's live credentials (AWS keys and session token,
 an Azure bearer token). An endpoint named in a deployment file, or given on the command line
 from a CI variable, could send them to someone else. So every endpoint is parsed strictly
-here, and `plain_http_refused` and `arm_host_refused` decide whether credentials may go
+(by the loader's own check of endpoint URLs), and `plain_http_refused` and `arm_host_refused` decide whether credentials may go
 there. Messages echo a URL only as a short escaped excerpt, never one that holds a user name
 or password, and `redact` takes any credential out of text that came from an endpoint.
 """
@@ -12,19 +12,13 @@ or password, and `redact` takes any credential out of text that came from an end
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ... import escape
 from ...errors import InputError
-
-#: A DNS name: dot-separated labels of letters, digits and inner hyphens (a trailing dot is
-#: the root, as DNS allows). Anything else in the host part is refused, not guessed at.
-_DNS_NAME = re.compile(r"^(?=.{1,253}\.?$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                       r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
-_SAFE_PATH = re.compile(r"^[A-Za-z0-9._~/-]*$")
+from ...validation import endpoint_problem
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -65,40 +59,14 @@ def is_loopback(host: str) -> bool:
 
 
 def parse(url: str, source: Path | str, key: str, schemes: tuple[str, ...]) -> Endpoint:
-    """The endpoint `url` given at `source`/`key`, or an InputError that says what is wrong.
-
-    Accepts `scheme://host[:port][/path]` with a scheme from `schemes`, a DNS name or an IP
-    address as host, a port 1-65535 and a plain path; refuses everything else (user info,
-    query, fragment, control characters, an unparsable host or port).
-    """
-    def refuse(reason: str, echo: bool = True) -> InputError:
-        shown = f"'{escape.excerpt(url)}' " if echo else ""
-        return InputError.one(source, key, f"{shown}{reason}")
-
+    """The endpoint `url` given at `source`/`key`, or an InputError that says what is wrong
+    (the loader's own check, `validation.endpoint_problem`, with a scheme from `schemes`)."""
     text = url.strip()
-    if "@" in text:  # first: no other message may echo a password
-        raise refuse("holds a user name or password (or an @); sxcloud sends credentials "
-                     "only in its own signed requests, never in a URL", echo=False)
-    if escape.control_characters(text):
-        raise refuse("holds control characters; an endpoint is a plain URL")
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as error:  # "Invalid IPv6 URL", "Port out of range 0-65535", ...
-        raise refuse(f"is not a URL ({escape.excerpt(error)})")
-    if parts.scheme.lower() not in schemes:
-        wanted = " or ".join(f"{s}://" for s in schemes)
-        raise refuse(f"is not an {wanted} URL")
-    host = parts.hostname or ""
-    if not host or not (_DNS_NAME.match(host) or _ip(host)):
-        raise refuse("has no valid host name or IP address")
-    if port == 0:
-        raise refuse("has port 0; a port is 1-65535")
-    if parts.query or parts.fragment or "?" in text or "#" in text:
-        raise refuse("has a query or fragment; an endpoint is scheme, host, port and path")
-    if not _SAFE_PATH.match(parts.path):
-        raise refuse("has a path with characters other than letters, digits and ._~/-")
-    return Endpoint(text.rstrip("/"), parts.scheme.lower(), host.lower())
+    problem = endpoint_problem(text, schemes)
+    if problem:
+        raise InputError.one(source, key, problem)
+    parts = urlsplit(text)
+    return Endpoint(text.rstrip("/"), parts.scheme, (parts.hostname or "").lower())
 
 
 def plain_http_refused(endpoint: Endpoint) -> str | None:
@@ -108,14 +76,6 @@ def plain_http_refused(endpoint: Endpoint) -> str | None:
     return (f"is plain http to {escape.excerpt(endpoint.host)}: the audit would send signed "
             "requests and any session token unencrypted. sxcloud uses plain http only to "
             "this machine (127.0.0.0/8, ::1, localhost); use https")
-
-
-def _ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 #: What stands for a credential in a message.
