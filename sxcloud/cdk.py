@@ -127,7 +127,7 @@ def output(scope: Construct, name: str, *, value: Reference, description: str) -
     if not isinstance(value, Reference):
         raise TypeError("an output's value must be a Reference")
     return core.TerraformOutput(scope, name, value=str(value),
-                                description=_written(name, {"d": description})["d"])
+                                description=literal(description, _no_token))
 
 
 # The runtime's remote-state data sources, by backend type (for cross-stack references).
@@ -144,7 +144,7 @@ _REMOTE_STATE = {
 class Backend(core.TerraformBackend):
     """Any Terraform backend, its settings passed through as Terraform names them, literally.
 
-    `source` names the file and key the settings came from (`FILE`, `aws.backend.settings`)
+    `source` names the file and key the settings came from (`FILE`, `aws.backend.s3`)
     for the InputError a setting that is not a JSON value raises (a date, NaN, a set...).
     """
 

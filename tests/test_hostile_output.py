@@ -222,7 +222,7 @@ def test_backend_values_that_are_not_json_are_refused_by_name(tmp_path):
         with pytest.raises(InputError) as raised:
             synth(plan_all([d]), tmp_path / "out")
         (line,) = raised.value.lines()
-        assert line.startswith(f"site.yaml: aws.backend.settings.{key}: "), line
+        assert line.startswith(f"site.yaml: aws.backend.s3.{key}: "), line
         assert list(tmp_path.iterdir()) == [], key
 
 

@@ -39,7 +39,7 @@ class AwsStack(core.TerraformStack):
         super().__init__(scope, f"{deployment.name}-aws")
         AwsProvider(self, "aws", region=aws.region, endpoints=aws.endpoints or None)
         Backend(self, aws.backend.type, aws.backend.settings,
-                source=(deployment.path, "aws.backend.settings"))
+                source=(deployment.path, f"aws.backend.{aws.backend.type}"))
         firewall = ApplianceSecurityGroup(self, "firewall", vpc_id=aws.vpc_id, plan=plan)
         output(self, "security_group_id", value=firewall.group.id,
                description="The appliances' security group; attach it to their network "

@@ -70,7 +70,7 @@ class AzureStack(core.TerraformStack):
         super().__init__(scope, f"{deployment.name}-azure")
         AzurermProvider(self, "azurerm")
         Backend(self, azure.backend.type, azure.backend.settings,
-                source=(deployment.path, "azure.backend.settings"))
+                source=(deployment.path, f"azure.backend.{azure.backend.type}"))
         firewall = ApplianceNsg(self, "firewall", location=azure.location,
                                 resource_group=azure.resource_group, plan=plan)
         firewall.associate(subnet_ids=azure.subnet_ids,
