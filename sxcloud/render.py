@@ -1,8 +1,8 @@
 """The catalog and the planned rule sets as text tables and as JSON-ready data.
 
-Text for the terminal passes every value from input through `escape.terminal` (tables.render
-does it for cells; the lines here for names and paths). JSON needs nothing: json.dump
-escapes every control character.
+Text for the terminal is made terminal-safe where it is printed (`commands.common.print_text`);
+tables.render escapes its cells itself, so that widths are measured on what is shown. JSON
+needs nothing: json.dump escapes every control character.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from . import catalog, tables
-from .escape import terminal
 from .app import Planned
 from .aws import plan as aws_plan
 from .azure import limits
@@ -107,7 +106,7 @@ def aws_text(p: aws_plan.SgPlan) -> str:
             for r in p.rules]
     usage = ", ".join(f"{d} {f} {n}/{p.quota}" for (d, f), n in p.usage().items())
     return "\n".join([
-        f"  security group {terminal(p.group_name)}: {len(p.rules)} rules",
+        f"  security group {p.group_name}: {len(p.rules)} rules",
         tables.render(("DIRECTION", "PROTOCOL/PORT", "PEER", "RULE", "RATIONALE"), rows, "  "),
         f"  quota: {usage}",
     ])
@@ -142,8 +141,7 @@ def azure_text(p: azure_plan.NsgPlan) -> str:
              ", ".join(dict.fromkeys(f.row.id for f in r.flows)) or "-", r.name)
             for r in p.rules]
     return "\n".join([
-        f"  network security group {terminal(p.nsg_name)} (appliances: ASG "
-        f"{terminal(p.asg_name)}): "
+        f"  network security group {p.nsg_name} (appliances: ASG {p.asg_name}): "
         f"{len(p.rules)} rules",
         tables.render(("PRIORITY", "DIRECTION", "ACCESS", "PROTOCOL", "PORTS", "SOURCE",
                        "DESTINATION", "RULES", "NAME"), rows, "  "),
@@ -172,10 +170,9 @@ def plan_text(planned: list[Planned]) -> str:
     for p in planned:
         d = p.deployment
         if p.aws:
-            blocks.append(f"{terminal(d.name)}-aws ({terminal(d.path)})\n{aws_text(p.aws)}")
+            blocks.append(f"{d.name}-aws ({d.path})\n{aws_text(p.aws)}")
         if p.azure:
-            blocks.append(f"{terminal(d.name)}-azure ({terminal(d.path)})\n"
-                          f"{azure_text(p.azure)}")
+            blocks.append(f"{d.name}-azure ({d.path})\n{azure_text(p.azure)}")
     return "\n\n".join(blocks)
 
 

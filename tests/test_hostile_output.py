@@ -388,3 +388,15 @@ def test_terminal_escapes_in_values_never_reach_the_terminal(monkeypatch, capfd,
     captured = capfd.readouterr()
     assert "\x1b" not in captured.out + captured.err
     assert "out\\x1b[2K\\x1b[1A/stacks/" in captured.out
+
+
+def test_verify_text_is_terminal_safe(synthesized, capfd, tmp_path):
+    """Item 7 for verify's report: the folder it names (and any value a plan carries) is
+    printed with its control characters shown, not sent."""
+    folder = tmp_path / ("out" + ESC)
+    shutil.copytree(synthesized.out, folder)
+    assert cli.main(["verify", str(ROOT / "examples" / "simple-both.yaml"),
+                     "--synth-dir", str(folder)]) == 0
+    captured = capfd.readouterr()
+    assert "\x1b" not in captured.out + captured.err
+    assert "out\\x1b[2K\\x1b[1A/stacks/" in captured.out

@@ -51,6 +51,12 @@ def warn(messages: list[str]) -> None:
         print(f"sxcloud: warning: {escape.terminal(message)}", file=sys.stderr)
 
 
+def print_text(text: str) -> None:
+    """A human-readable result on stdout, each line terminal-safe: values from plans, state
+    and live clouds (rule names, descriptions, group names) may hold anything."""
+    print("\n".join(escape.terminal(line) for line in text.split("\n")))
+
+
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2)
     sys.stdout.write("\n")

@@ -6,7 +6,7 @@ import argparse
 
 from .. import render
 from ..app import plan_all
-from .common import add_files, add_json, load, print_json, warn
+from .common import add_files, add_json, load, print_json, print_text, warn
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -26,5 +26,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"deployments": render.plan_data(planned)})
     else:
-        print(render.plan_text(planned))
+        print_text(render.plan_text(planned))
     return 0

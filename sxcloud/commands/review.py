@@ -8,7 +8,6 @@ from pathlib import Path
 
 from ..config import builtin_example, load_all
 from ..errors import InputError
-from ..escape import terminal
 from .common import add_files, add_json, load, print_json, progress, resolve
 
 
@@ -66,5 +65,5 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(markdown.render(review))
     for s in review.stacks:
         for finding in s.all_findings:
-            progress(f"finding: {s.stack}: {terminal(finding)}")  # plan values reach it
+            progress(f"finding: {s.stack}: {finding}")  # progress escapes for the terminal
     return review.exit_code

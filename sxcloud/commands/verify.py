@@ -11,7 +11,7 @@ from ..verify import verify
 from ..verify.report import data, text
 from ..verify.sources import Job, all_stacks, from_documents, from_synth_dir
 from ..verify.tfjson import PLAN, STATE
-from .common import add_files, add_json, load, print_json, progress
+from .common import add_files, add_json, load, print_json, print_text, progress
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(data(results, skipped))
     else:
-        print(text(results, skipped))
+        print_text(text(results, skipped))
     return 0 if all(r.ok for r in results) else 1
 
 

@@ -20,7 +20,7 @@ from ...aws.audit import Audit, audit
 from ...aws.plan import SELF, SgRule
 from ...config import load
 from ...errors import InputError
-from ..common import add_json, print_json, progress, resolve, warn
+from ..common import add_json, print_json, print_text, progress, resolve, warn
 from . import trust
 
 _GROUP_ID = re.compile(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(audit_data(result, region))
     else:
-        print(audit_text(result, region))
+        print_text(audit_text(result, region))
     return 1 if result.drift.found else 0
 
 

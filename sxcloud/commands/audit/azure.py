@@ -21,7 +21,7 @@ from ...azure.audit import (ARM_AUDIENCE_HOSTS, ARM_HOSTS, DEFAULT_ENDPOINT, PER
                             RETRIES, TIMEOUT, Target, read)
 from ...azure.plan import plan
 from ...errors import InputError
-from ..common import add_json, load, print_json, progress, warn
+from ..common import add_json, load, print_json, print_text, progress, warn
 from . import trust
 
 SUBSCRIPTION_ENV = "AZURE_SUBSCRIPTION_ID"
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(_data(target, report))
     else:
-        print(_text(target, report))
+        print_text(_text(target, report))
     return 1 if report.drift else 0
 
 
