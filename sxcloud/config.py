@@ -19,8 +19,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import catalog, validation, yamlfile
+from . import catalog, exceptions, validation, yamlfile
 from .errors import InputError
+from .exceptions import AwsObjects, SiteException
 from .escape import excerpt
 from .validation import IPNetwork, Problems, key_name
 
@@ -38,10 +39,9 @@ class Backend:
 DEFAULT_BACKEND = Backend("local", {"path": "terraform.tfstate"})
 
 
-@dataclass(frozen=True)
-class AwsBinding:
-    security_group_ids: tuple[str, ...] = ()
-    prefix_list_ids: tuple[str, ...] = ()
+#: The AWS objects that stand for a role (`aws.bindings.<role>`): the shape of an exception
+#: peer's `aws` objects, one class for both.
+AwsBinding = AwsObjects
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ class Deployment:
     aws: AwsTarget | None
     azure: AzureTarget | None
     warnings: tuple[str, ...] = field(default=())
+    exceptions: tuple[SiteException, ...] = field(default=())  # the file's, in its order
 
     @property
     def targets(self) -> dict[str, AwsTarget | AzureTarget]:
@@ -155,11 +156,14 @@ def parse(data: Any, path: Path) -> Deployment:
     deployment = Deployment(path, data["name"], appliance, roles, aws, azure)
     given = {role for role, entries in data["roles"].items() if entries}
     _check_required_roles(deployment, given, problems)
+    bound = {cloud: set(target.bindings) for cloud, target in deployment.targets.items()}
+    site = exceptions.parse(data.get("exceptions", []), roles, bound, path, problems)
     if not deployment.targets:
         problems.append((path, "", "has neither an 'aws' nor an 'azure' section, so there is "
                          "nothing to synthesize"))
     if problems:
         raise InputError(problems)
+    deployment = Deployment(**{**deployment.__dict__, "exceptions": site})
     return Deployment(**{**deployment.__dict__, "warnings": tuple(_warnings(deployment))})
 
 
@@ -223,6 +227,8 @@ def _explain(error: Any) -> list[tuple[str, str]]:
         return [(key, f"must be {_type_name(error.validator_value)}, not {_type_name_of(value)}")]
     if kind == "pattern":
         return [(key, f"'{excerpt(value, 160)}' is not valid here ({_pattern_hint(where)})")]
+    if kind in ("oneOf", "anyOf"):  # a value of one of several forms (protocol, ports)
+        return [(key, f"'{excerpt(value)}' is not valid here ({_pattern_hint(where)})")]
     if kind in ("minItems", "minProperties"):
         return [(key, "must not be empty")]
     if kind in ("maxItems", "maxProperties"):
@@ -268,8 +274,27 @@ _PATTERN_HINTS = {
 }
 
 
+#: Hints for the keys of an exception (exceptions[N].KEY...), whose names repeat others'.
+_EXCEPTION_HINTS = {
+    "id": "lower-case letters, digits and '-', 1 to 32 characters",
+    "protocol": "tcp, udp, icmp, all, or a protocol number 0-255",
+    "ports": "a port 0-65535 or a range written \"low-high\", such as \"8000-8080\"",
+    "reason": "1-120 letters, digits, spaces and ._-:/()#,@[]+=;{}!$*, not starting or "
+              "ending with a space (an AWS rule description takes no '&')",
+    "owner": "1-64 letters, digits, spaces and ._@+-, starting and ending with a letter or digit",
+    "ticket": "1-64 letters, digits and ._:/+=@-, starting and ending with a letter or digit",
+    "expires": "a date written YYYY-MM-DD",
+    "service_tags": "an Azure service tag such as AzureMonitor or Storage.WestEurope",
+    "name": "an NSG rule name: 1-80 letters, digits, '_', '.' and '-', starting with a letter "
+            "or digit and ending with a letter, digit or '_'",
+}
+
+
 def _pattern_hint(where: list[Any]) -> str:
+    hints = _EXCEPTION_HINTS if where[:1] == ["exceptions"] else {}
     for part in reversed(where):
+        if isinstance(part, str) and part in hints:
+            return hints[part]
         if isinstance(part, str) and part in _PATTERN_HINTS:
             return _PATTERN_HINTS[part]
     return "see the JSON Schema"
@@ -424,7 +449,8 @@ def _check_required_roles(d: Deployment, given: set[str], problems: Problems) ->
 
 def _warnings(d: Deployment) -> list[str]:
     out = []
-    needed = needed_roles(d.appliance)
+    # A role that only an exception names is used all the same.
+    needed = {**needed_roles(d.appliance), **{e.peer.role: e.label for e in d.exceptions if e.peer.role}}
     for role in d.roles:
         if role not in needed and d.roles[role]:
             out.append(f"{d.path}: roles.{role} is not used with these options")
