@@ -154,7 +154,7 @@ def trusted(value: str, policy: Policy) -> str | None:
 
 def _untrusted(host: str, policy: Policy) -> str:
     where = f"nor listed in {policy.source}" if policy.source else (
-        f"and no review policy file ({POLICY_PATH}) at the base trusts it")
+        f"nor trusted by a review policy file ({POLICY_PATH}) at the base (none was read)")
     return f"{host} is neither one of the clouds' own service hosts {where}"
 
 
