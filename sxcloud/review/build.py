@@ -20,7 +20,7 @@ from . import attribution, findings, settings, tfplan
 from .diff import Change, compare
 from .openings import Firewall, QuotaUse, aws_quota, intended
 from .paths import display_path
-from .planactions import RULE_TYPES, ResourceAction, actions
+from .planactions import RULE_TYPES, ResourceAction, actions, other_rules
 from .policyfile import NONE, Policy
 from .settings import SettingChange
 from .verification import VerifyResult, planned_resources, results
@@ -210,6 +210,7 @@ def from_plans(head: list[Deployment], plan_paths: list[Path],
                     for rtype, named in planned_resources(p, ps.cloud).items()
                     if rtype not in RULE_TYPES for name in named}
             review.resources, missing = actions(ps.changes, mine)
+            review.resources += other_rules(ps.others, policy)
             if after is not None:
                 review.findings += missing
             if ps.drift:

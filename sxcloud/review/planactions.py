@@ -18,6 +18,7 @@ from typing import Any
 
 from ..azure.attributes import NIC_ASG_TYPE, NIC_NSG_TYPE, SUBNET_NSG_TYPE
 from ..verify import rules as tf
+from .policyfile import NONE, Policy
 
 RULE_TYPES = (*tf.AWS_RULES, tf.AZ_RULE)  # read as openings instead
 QUIET = (("no-op",), ("read",))  # actions that change nothing
@@ -115,3 +116,50 @@ def actions(changes: list[Change], intended: set[str]) -> tuple[list[ResourceAct
     missing = [f"In the files, not in the plan: {address}" for address in sorted(intended)
                if address not in present]
     return out, missing
+
+
+def verbs(data: dict[str, Any]) -> dict[str, str]:
+    """Each resource's action in the plan, as the report says it ("creates", ...)."""
+    out = {}
+    for raw in data.get("resource_changes") or []:
+        actions = _dict(raw).get("change", {}).get("actions") if isinstance(raw, dict) else None
+        if isinstance(raw, dict) and isinstance(raw.get("address"), str) and isinstance(
+                actions, list) and all(isinstance(a, str) for a in actions):
+            out[raw["address"]] = _VERBS.get(tuple(actions), " and ".join(actions) or "touches")
+    return out
+
+
+@dataclass(frozen=True)
+class OtherRule:
+    """A rule of another security group or NSG that a plan adds (or removes)."""
+
+    address: str
+    group: tuple[str, ...]  # the names the group is known by; the first is shown
+    noun: str  # "security group" or "NSG"
+    opens: str  # what it lets through, in words
+    added: bool  # False: the plan removes it
+    verb: str  # what the plan does to the resource that holds it
+
+
+def other_rules(rules: list[OtherRule], policy: Policy = NONE) -> list[ResourceAction]:
+    """The rules of other groups as report lines: a rule the plan adds is a finding unless
+    the review policy file names its group (the appliances may be members of it, or it may
+    name theirs as its peer); one it removes opens nothing."""
+    out = []
+    for r in rules:
+        where = f"{r.address}, a rule of {r.noun} {r.group[0]} (not the appliances')"
+        if not r.added:
+            out.append(ResourceAction(r.address, r.verb, False, (), f"The plan {r.verb} "
+                                      f"{where}: it no longer allows {r.opens}.", False))
+            continue
+        entry = policy.group(r.group)
+        said = f"The plan {r.verb} {where}: {r.opens}."
+        if entry is not None:
+            out.append(ResourceAction(r.address, r.verb, False, (), f"{said} {policy.source} "
+                                      f"names that group: {entry.reason}.", False))
+        else:
+            out.append(ResourceAction(r.address, r.verb, False, (), f"{said} The appliances "
+                                      f"may be members of that {r.noun} too, and its rules "
+                                      "may name theirs; no review policy file names it.",
+                                      True))
+    return out
