@@ -206,10 +206,9 @@ def from_plans(head: list[Deployment], plan_paths: list[Path],
                 review = _stack_review(intent, None, display_path(path), p.deployment, p, True)
                 review.change = Change()
             review.findings = attribution.mismatches(after, intent)
-            mine = {f"{ps.module}{rtype}.{name}"
-                    for rtype, named in planned_resources(p, ps.cloud).items()
+            mine = {f"{rtype}.{name}" for rtype, named in planned_resources(p, ps.cloud).items()
                     if rtype not in RULE_TYPES for name in named}
-            review.resources, missing = actions(ps.changes, mine)
+            review.resources, missing = actions(ps.changes, mine, ps.appliances)
             review.resources += other_rules(ps.others, policy)
             if after is not None:
                 review.findings += missing

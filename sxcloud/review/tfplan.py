@@ -83,6 +83,8 @@ class PlannedStack:
     terraform_version: str = "?"
     module: str = ""  # the module address sxcloud's group / NSG is in ("" or "module.x.")
     changes: list[planactions.Change] = field(default_factory=list)  # non-rule resources
+    #: The appliances' group / NSG and ASG in the plan (for membership changes).
+    appliances: planactions.Appliances = field(default_factory=planactions.Appliances)
     #: Rules of other groups / NSGs that the plan adds or removes (`foreign`).
     others: list[planactions.OtherRule] = field(default_factory=list)
 
@@ -156,7 +158,16 @@ def _stack(sides: dict[str, Document], path: Path, cloud: str, rtype: str, name:
     local = f"{shown.type}.{shown.name}"
     if shown.address.endswith(local):
         stack.module = shown.address[: len(shown.address) - len(local)]
+    _appliances(stack, [r for r in found.values() if r is not None])
     return stack, found
+
+
+def _appliances(stack: PlannedStack, resources: list[Resource]) -> None:
+    """Add the appliances' group / NSG / ASG resources (either side) to what stands for them."""
+    known = stack.appliances
+    ids = {str(r.values["id"]).lower() for r in resources if isinstance(r.values.get("id"), str)}
+    stack.appliances = planactions.Appliances(
+        known.addresses | {r.address for r in resources}, known.ids | ids, stack.module)
 
 
 def _state(stack: PlannedStack, side: str) -> State:
@@ -222,6 +233,7 @@ def _azure(sides: dict[str, Document], path: Path) -> PlannedStack | None:
         if stack is None or nsg is None:
             continue
         asg = _pick(sides[side], tf.AZ_ASG, AZ_ASG_NAME, AZ_TAG)
+        _appliances(stack, [asg] if asg else [])
         _azure_rules(tf.nsg_rules(sides[side], nsg, asg).rules, _state(stack, side))
     return stack
 
