@@ -257,6 +257,8 @@ def test_a_head_only_edit_of_the_policy_file_changes_nothing(
     ({"version": 1, "trusted_hosts": [{"host": "*.example", "reason": "r"}]},
      "trusted_hosts[0]: host: '*.example' is not a DNS name"),
     ({"version": 1, "other_groups": "sg-1"}, "other_groups: must be a list"),
+    ({"version": 1, "other_groups": [{"group": "sg-1", "reason": "ok\x1b[2J"}]},
+     "other_groups[0]: reason: must be plain text"),
 ])
 def test_a_bad_policy_file_is_bad_input_naming_the_key(
         policy: dict[str, Any], key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -182,10 +182,10 @@ def _git(cwd: Path, *args: str, literal: bool = False) -> subprocess.CompletedPr
         raise InputError.one("--base-ref", "", "needs git, which is not installed") from None
 
 
-def _check_ref(ref: str) -> None:
+def _check_ref(ref: str, option: str = "--base-ref") -> None:
     if not ref or ref.startswith("-") or control_characters(ref):
         # git reads a leading '-' as an option; no branch or tag name starts with one.
-        raise InputError.one("--base-ref", "", f"'{ref}' is not a git ref")
+        raise InputError.one(option, "", f"'{ref}' is not a git ref")
 
 
 def at_ref(paths: list[Path], ref: str) -> Base:
@@ -256,7 +256,7 @@ def policy_at(paths: list[Path], ref: str) -> policyfile.Policy:
     """The review policy file (`policyfile.PATH`) at `ref`, in the git repository of the
     first deployment file (or of the working folder); none there is an empty policy. Never
     read from the working tree: the change under review must not decide what is trusted."""
-    _check_ref(ref)
+    _check_ref(ref, "--policy-ref")
     folder = Path(os.path.abspath(paths[0])).parent if paths else Path.cwd()
     top = _git(folder, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
