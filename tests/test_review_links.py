@@ -268,3 +268,16 @@ def test_a_bad_policy_file_is_bad_input_naming_the_key(
     (line,) = err.splitlines()
     assert code == 2 and data == {}
     assert line.startswith("sxcloud: error: HEAD:.sxcloud/review.yaml: ") and key in line
+
+
+@pytest.mark.parametrize("ref,message", [("--upload-pack=touch OUT", "is not a git ref"),
+                                         ("no-such-branch", "is not a commit")])
+def test_a_policy_ref_is_read_as_literally_as_a_base_ref(
+        ref: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _repo(tmp_path, {"sxcloud.yaml": BASE})
+    monkeypatch.chdir(repo)
+    assert main(["review", "sxcloud.yaml", f"--policy-ref={ref}", "--base", "sxcloud.yaml"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("sxcloud: error: --policy-ref: ") and message in err
+    assert not (repo / "OUT").exists()

@@ -50,18 +50,21 @@ def run(args: argparse.Namespace) -> int:
 
     paths = resolve(args.files)
     head = load_all(paths)
-    policy = sources.policy_at(paths, args.policy_ref) if args.policy_ref else NONE
+    if args.base_ref and paths == [builtin_example()]:
+        raise InputError.one("--base-ref", "", "needs deployment files in a git repository "
+                             "(FILES, or ./sxcloud.yaml), not the built-in example")
+    # The base first: its messages about a ref are the more specific.
+    base = sources.at_ref(paths, args.base_ref) if args.base_ref else None
+    # What the base trusts, from the base only: never the working tree's copy.
+    policy_ref = args.policy_ref or args.base_ref
+    policy = sources.policy_at(paths, policy_ref, "--policy-ref" if args.policy_ref
+                               else "--base-ref") if policy_ref else NONE
     if args.plan:
         review = build.from_plans(head, args.plan, args.synth_dir, policy)
-    elif args.base_ref:
-        if paths == [builtin_example()]:
-            raise InputError.one("--base-ref", "", "needs deployment files in a git repository "
-                                 "(FILES, or ./sxcloud.yaml), not the built-in example")
-        base = sources.at_ref(paths, args.base_ref)
+    elif base is not None:
         review = build.from_files(head, base.deployments, base.label, base.new_files,
                                   args.synth_dir, by_path=base.by_path, links=base.links,
-                                  policy=sources.policy_at(paths, args.policy_ref
-                                                           or args.base_ref))
+                                  policy=policy)
     elif args.base:
         review = build.from_files(head, load(args.base), " ".join(
             display_path(p) for p in args.base), synth_dir=args.synth_dir, policy=policy)

@@ -7,6 +7,11 @@ NSG's associations. A plan action on a resource that no sxcloud file intends is 
 a hand-written `.tf` file beside the stack can create anything (an instance, a bucket
 policy, a `terraform_data` that runs a command) and the firewall report would not say so.
 
+A plan of a root that calls sxcloud's modules names the same resources `TYPE.this` and
+`TYPE.this["KEY"]` (`local_name` maps them onto the stack's names). A network interface that
+joins the appliances' group is a membership change (`_membership`): listed, a finding only
+when it leaves. The rules a plan adds to other groups are listed too (`other_rules`).
+
 Only action names and changed attribute *names* are shown, never values: a plan holds the
 values of every attribute in clear, sensitive ones included.
 """
@@ -204,7 +209,9 @@ def local_name(address: str, module: str) -> str:
 
 def _names_appliances(change: Change, side: dict[str, Any], appliances: Appliances) -> bool:
     """Whether a membership resource puts its interface into the appliances' group, NSG or
-    ASG on one side of the change (`side`: before or after values)."""
+    ASG on one side of the change (`side`: before or after values): it names their id, its
+    configuration refers to their resource or sxcloud's module (which describes the after
+    side only), or the configuration hands it to that module."""
     attribute = MEMBERSHIP[change.type]
     module_call = appliances.module.rstrip(".")
     if module_call and module_call in change.passed_to:
@@ -228,7 +235,7 @@ def _membership(c: Change, verb: str, appliances: Appliances) -> ResourceAction 
     if c.type not in MEMBERSHIP or c.after.get("attachment"):
         return None  # a network interface that attaches itself to a machine is more
     before = bool(c.before) and _names_appliances(c, c.before, appliances)
-    after = "delete" not in c.actions and _names_appliances(c, c.after, appliances)
+    after = c.actions != ("delete",) and _names_appliances(c, c.after, appliances)
     if after:
         return ResourceAction(c.address, verb, False, _changed(c), (
             f"Membership: the plan {verb} {c.address}, which puts a network interface into "

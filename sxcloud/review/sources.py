@@ -252,21 +252,23 @@ def at_ref(paths: list[Path], ref: str) -> Base:
     return Base(deployments, ref, new, by_path, {p: f for p, f in links.items() if f})
 
 
-def policy_at(paths: list[Path], ref: str) -> policyfile.Policy:
+def policy_at(paths: list[Path], ref: str,
+              option: str = "--policy-ref") -> policyfile.Policy:
     """The review policy file (`policyfile.PATH`) at `ref`, in the git repository of the
     first deployment file (or of the working folder); none there is an empty policy. Never
-    read from the working tree: the change under review must not decide what is trusted."""
-    _check_ref(ref, "--policy-ref")
+    read from the working tree: the change under review must not decide what is trusted.
+    `option` names the ref in messages."""
+    _check_ref(ref, option)
     folder = Path(os.path.abspath(paths[0])).parent if paths else Path.cwd()
     top = _git(folder, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
-        raise InputError.one("--policy-ref", "", f"{folder} is not in a git repository, so "
+        raise InputError.one(option, "", f"{folder} is not in a git repository, so "
                              f"there is no {policyfile.PATH} at '{ref}'")
     root = Path(os.fsdecode(top.stdout.strip()))
     found = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options",
                  f"{ref}^{{commit}}")
     if found.returncode != 0:
-        raise InputError.one("--policy-ref", "", f"'{ref}' is not a commit in the git "
+        raise InputError.one(option, "", f"'{ref}' is not a commit in the git "
                              f"repository {root}")
     entry = _git_entry(root, found.stdout.decode("ascii").strip())
     name = f"{ref}:{policyfile.PATH}"
