@@ -281,3 +281,20 @@ def test_a_policy_ref_is_read_as_literally_as_a_base_ref(
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("sxcloud: error: --policy-ref: ") and message in err
     assert not (repo / "OUT").exists()
+
+
+def test_the_policy_file_is_read_with_the_bounded_yaml_reader(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anchors and aliases are refused in it as in a deployment file (the "billion laughs")."""
+    repo = _repo(tmp_path, {"sxcloud.yaml": BASE})
+    (repo / ".sxcloud").mkdir()
+    (repo / ".sxcloud" / "review.yaml").write_text(
+        "version: 1\ntrusted_hosts: &hosts []\nother_groups: *hosts\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "policy")
+    code, data, err = _review(repo, capsys, monkeypatch)
+    (line,) = err.splitlines()
+    assert code == 2 and data == {}
+    assert line.startswith("sxcloud: error: HEAD:.sxcloud/review.yaml: trusted_hosts (line 2")
+    assert "anchors and aliases" in line
