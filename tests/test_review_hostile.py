@@ -256,3 +256,31 @@ def test_a_hostile_new_file_name_at_a_git_ref(tmp_path: Path,
                               [load(tmp_path / "mail.yaml")], "HEAD", [new.name])
     assert_all_visible(review, text)
     assert _norm(terminal(new.name)) in render(text).text
+
+
+def test_hostile_other_groups_and_policy_reasons_hide_nothing(
+        synthesized: Synthesized, tmp_path: Path) -> None:
+    """Issue 15: the rules of other groups a plan adds, and the reasons of the review policy
+    file (which refuses control characters), reach the report only through its escaper."""
+    from sxcloud.review.policyfile import Policy, Trusted
+
+    aws = plan_document(synthesized.stack(f"{load(AWS).name}-aws"))
+    for index, value in enumerate(HOSTILE):
+        copy_rule(aws, f"g{index}", security_group_id=value, cidr_ipv4=value,
+                  from_port=5000 + index, to_port=5000 + index)
+        aws["resource_changes"][-1]["change"]["after_unknown"].pop("security_group_id", None)
+    printable = [v for v in HOSTILE if v.isprintable()]
+    policy = Policy(groups=tuple(Trusted(v.lower(), f"{v} {FORGED}") for v in printable[:2]),
+                    source=f"main:.sxcloud/review.yaml {HOSTILE[0]}")
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(refresh_planned_values(aws)))
+    review = build.from_plans([load(AWS)], [path], policy=policy)
+    (stack,) = review.stacks
+    others = [r for r in stack.resources or [] if "not the appliances'" in r.meaning]
+    assert len(others) == len(HOSTILE)
+    assert sum(not r.finding for r in others) == 2
+    text = markdown.render(review)
+    assert_all_visible(review, text)
+    page = render(text)
+    for r in others:
+        assert _norm(terminal(r.meaning)) in page.text, r.meaning
