@@ -1,6 +1,6 @@
 """Site exceptions on the read-back paths: verify intends them, audit expects them, and both
 report an expired one (naming X-<id>) once SXCLOUD_TODAY is after its date. The stacks are
-the session's synthesis of examples/exceptions-both.yaml (conftest.py); review is covered by
+conftest.synthesized_exceptions; review is covered by
 its goldens (test_review_golden.py) and test_review_exceptions.py."""
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ SG_IN = "aws_vpc_security_group_ingress_rule"
 NSG_RULE = "azurerm_network_security_rule"
 
 
-def document(synthesized: conftest.Synthesized, cloud: str) -> dict[str, Any]:
-    return json.loads((synthesized.stack_dir(f"{NAME}-{cloud}") / "cdk.tf.json").read_text())
+def document(stacks: conftest.Synthesized, cloud: str) -> dict[str, Any]:
+    return json.loads((stacks.stack_dir(f"{NAME}-{cloud}") / "cdk.tf.json").read_text())
 
 
-def verified(synthesized: conftest.Synthesized, cloud: str, change=None):  # type: ignore[no-untyped-def]
-    doc = document(synthesized, cloud)
+def verified(stacks: conftest.Synthesized, cloud: str, change=None):  # type: ignore[no-untyped-def]
+    doc = document(stacks, cloud)
     if change:
         change(doc["resource"])
     return run(config.load(EXAMPLE), cloud, doc)
@@ -42,34 +42,34 @@ def verified(synthesized: conftest.Synthesized, cloud: str, change=None):  # typ
 # --- verify ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("cloud", ["aws", "azure"])
-def test_a_stack_with_exceptions_is_exact(synthesized, cloud):
-    result = verified(synthesized, cloud)
+def test_a_stack_with_exceptions_is_exact(synthesized_exceptions, cloud):
+    result = verified(synthesized_exceptions, cloud)
     assert result.findings == [], [f.message for f in result.findings]
     d = config.load(EXAMPLE)
     assert result.intended_flows > len([e for e in d.exceptions if cloud in e.clouds])
 
 
-def test_a_dropped_exception_rule_is_missing_on_aws(synthesized):
+def test_a_dropped_exception_rule_is_missing_on_aws(synthesized_exceptions):
     def drop(resources):
         del resources[SG_IN]["X-noc-snmp_in_udp161_cidr_10-0-50-10_32"]
-    result = verified(synthesized, "aws", drop)
+    result = verified(synthesized_exceptions, "aws", drop)
     assert kinds(result) == {MISSING}
     assert all("X-noc-snmp" in text for text in intended(result))
     assert {(f.protocol, f.port) for f in result.findings} == {("udp", 161)}
 
 
-def test_a_dropped_exception_rule_is_missing_on_azure(synthesized):
+def test_a_dropped_exception_rule_is_missing_on_azure(synthesized_exceptions):
     def drop(resources):
         del resources[NSG_RULE]["X-siem-syslog-out-v4"]
-    result = verified(synthesized, "azure", drop)
+    result = verified(synthesized_exceptions, "azure", drop)
     assert kinds(result) == {MISSING}
     assert all("X-siem-syslog" in text for text in intended(result))
 
 
-def test_an_exception_rule_widened_to_more_addresses_is_unexpected(synthesized):
+def test_an_exception_rule_widened_to_more_addresses_is_unexpected(synthesized_exceptions):
     def widen(resources):
         resources[SG_IN]["X-noc-snmp_in_udp161_cidr_10-0-50-10_32"]["cidr_ipv4"] = "10.0.50.0/24"
-    result = verified(synthesized, "aws", widen)
+    result = verified(synthesized_exceptions, "aws", widen)
     # Unexpected at the new addresses; and the exception's own flow is granted only by a
     # rule wider than its peer, as a role's would be.
     assert kinds(result) == {UNEXPECTED, MISSING}
@@ -81,7 +81,7 @@ def test_an_exception_rule_widened_to_more_addresses_is_unexpected(synthesized):
 
 
 @pytest.mark.parametrize("cloud", ["aws", "azure"])
-def test_an_exception_rule_widened_to_more_ports_is_unexpected(synthesized, cloud):
+def test_an_exception_rule_widened_to_more_ports_is_unexpected(synthesized_exceptions, cloud):
     def widen(resources):
         if cloud == "aws":
             resources[SG_IN]["X-partner-relay_in_tcp10025-10030_cidr_198-51-100-0_24"][
@@ -89,43 +89,43 @@ def test_an_exception_rule_widened_to_more_ports_is_unexpected(synthesized, clou
         else:
             resources[NSG_RULE]["X-partner-relay-in-v4"]["destination_port_ranges"] = [
                 "2525", "10025-10040"]
-    result = verified(synthesized, cloud, widen)
+    result = verified(synthesized_exceptions, cloud, widen)
     assert kinds(result) == {UNEXPECTED}
     assert {f.port for f in result.findings} >= {10031, 10040}
     assert all(f.port > 10030 for f in result.findings)
 
 
-def test_a_rule_for_the_exception_peer_on_another_port_is_unexpected(synthesized):
+def test_a_rule_for_the_exception_peer_on_another_port_is_unexpected(synthesized_exceptions):
     """The exception's peer is not a role: nothing else is intended with it."""
     def other_port(resources):
         resources[SG_IN]["X-noc-snmp_in_udp161_cidr_10-0-50-10_32"].update(
             from_port=162, to_port=162)
-    result = verified(synthesized, "aws", other_port)
+    result = verified(synthesized_exceptions, "aws", other_port)
     assert kinds(result) == {MISSING, UNEXPECTED}
 
 
 @pytest.mark.parametrize("cloud", ["aws", "azure"])
-def test_an_expired_exception_is_a_finding_naming_it(synthesized, cloud, monkeypatch):
+def test_an_expired_exception_is_a_finding_naming_it(synthesized_exceptions, cloud, monkeypatch):
     monkeypatch.setenv("SXCLOUD_TODAY", EXPIRED_ONE)
-    result = verified(synthesized, cloud)
+    result = verified(synthesized_exceptions, cloud)
     assert kinds(result) == {EXPIRED}
     (finding,) = result.findings
     assert finding.message.startswith("X-admin-ssh (owner mail-team) expired on 2027-02-28 "
                                       "(expired 1 day ago")
 
 
-def test_verify_command_exits_1_naming_the_expired_exception(synthesized, capsys, monkeypatch):
-    assert main(["verify", str(EXAMPLE), "--synth-dir", str(synthesized.out)]) == 0
+def test_verify_command_exits_1_naming_the_expired_exception(synthesized_exceptions, capsys, monkeypatch):
+    assert main(["verify", str(EXAMPLE), "--synth-dir", str(synthesized_exceptions.out)]) == 0
     capsys.readouterr()
     monkeypatch.setenv("SXCLOUD_TODAY", EXPIRED_ONE)
-    assert main(["verify", str(EXAMPLE), "--synth-dir", str(synthesized.out)]) == 1
+    assert main(["verify", str(EXAMPLE), "--synth-dir", str(synthesized_exceptions.out)]) == 1
     out = capsys.readouterr().out
     assert "expired    X-admin-ssh (owner mail-team) expired on 2027-02-28" in out
 
 
-def test_before_the_date_an_exception_is_no_finding(synthesized, monkeypatch):
+def test_before_the_date_an_exception_is_no_finding(synthesized_exceptions, monkeypatch):
     monkeypatch.setenv("SXCLOUD_TODAY", "2027-02-28")  # the last day X-admin-ssh is granted
-    assert verified(synthesized, "aws").findings == []
+    assert verified(synthesized_exceptions, "aws").findings == []
 
 
 # --- audit ----------------------------------------------------------------------------------
@@ -150,8 +150,8 @@ def test_aws_an_expired_exception_whose_rules_are_gone_is_missing_not_expired():
 
 
 def test_azure_audit_expects_exception_rules_and_names_expired_ones(
-        arm: ArmEndpoint, synthesized, capsys, monkeypatch):
-    deploy(arm, synthesized, EXAMPLE)
+        arm: ArmEndpoint, synthesized_exceptions, capsys, monkeypatch):
+    deploy(arm, synthesized_exceptions, EXAMPLE)
     code, report = audit_json(arm, capsys, EXAMPLE)
     assert code == 0 and report["findings"] == [], report
     monkeypatch.setenv("SXCLOUD_TODAY", EXPIRED_ONE)
@@ -167,8 +167,8 @@ def test_azure_audit_expects_exception_rules_and_names_expired_ones(
     assert "X-admin-ssh (owner mail-team) expired on 2027-02-28 (expired 1 day ago)" in out
 
 
-def test_a_malformed_today_is_bad_input(synthesized, capsys, monkeypatch):
+def test_a_malformed_today_is_bad_input(synthesized_exceptions, capsys, monkeypatch):
     """A malformed SXCLOUD_TODAY is bad input (exit 2), never silently today."""
     monkeypatch.setenv("SXCLOUD_TODAY", "2027-13-01")
-    assert main(["verify", str(EXAMPLE), "--synth-dir", str(synthesized.out)]) == 2
+    assert main(["verify", str(EXAMPLE), "--synth-dir", str(synthesized_exceptions.out)]) == 2
     assert "SXCLOUD_TODAY" in capsys.readouterr().err
