@@ -16,6 +16,7 @@ from test_azure_audit import SUB, arm, audit_json, deploy  # noqa: F401 (arm: a 
 from verifying import intended, kinds, run
 
 import conftest
+import tfshow
 from sxcloud import config
 from sxcloud.aws.plan import plan as aws_plan
 from sxcloud.cli import main
@@ -172,3 +173,28 @@ def test_a_malformed_today_is_bad_input(synthesized_exceptions, capsys, monkeypa
     monkeypatch.setenv("SXCLOUD_TODAY", "2027-13-01")
     assert main(["verify", str(EXAMPLE), "--synth-dir", str(synthesized_exceptions.out)]) == 2
     assert "SXCLOUD_TODAY" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure"])
+@pytest.mark.parametrize("kind", ["plan", "state"])
+def test_plan_and_state_documents_with_exceptions_are_exact(synthesized_exceptions, cloud,
+                                                            kind, tmp_path, capsys):
+    """`verify --plan-json / --state-json` (documents shaped as `terraform show -json`
+    writes them, tests/tfshow.py): exact; and a dropped exception rule is missing there too."""
+    stack = document(synthesized_exceptions, cloud)
+    computed = tfshow.aws_ids() if cloud == "aws" else tfshow.azure_ids()
+    shown = (tfshow.refresh_planned_values(tfshow.plan_document(stack)) if kind == "plan"
+             else tfshow.state_document(stack, computed))
+    path = tmp_path / "shown.json"
+    path.write_text(json.dumps(shown))
+    option = f"--{kind}-json"
+    assert main(["verify", str(EXAMPLE), option, str(path)]) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    victim = ("X-noc-snmp_in_udp161_cidr_10-0-50-10_32" if cloud == "aws"
+              else "X-noc-snmp-in-v4")
+    del stack["resource"][SG_IN if cloud == "aws" else NSG_RULE][victim]
+    shown = (tfshow.refresh_planned_values(tfshow.plan_document(stack)) if kind == "plan"
+             else tfshow.state_document(stack, computed))
+    path.write_text(json.dumps(shown))
+    assert main(["verify", str(EXAMPLE), option, str(path)]) == 1
+    assert "missing    X-noc-snmp inbound" in capsys.readouterr().out
