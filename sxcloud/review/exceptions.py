@@ -172,10 +172,14 @@ def _risky(e: SiteException) -> str:
 
 
 def review(head: Deployment | None, base: Deployment | None, cloud: str,
-           head_fw: Firewall | None, base_fw: Firewall | None, compared: bool) -> ExceptionReview:
-    """The exceptions of one stack; `compared`: a base was given (it may lack the stack)."""
-    day = exceptions.today()
+           head_fw: Firewall | None, base_fw: Firewall | None,
+           compared: bool) -> ExceptionReview | None:
+    """The exceptions of one stack; `compared`: a base was given (it may lack the stack).
+    None when neither version has an exception on this cloud."""
     now, before = _on_cloud(head, cloud), _on_cloud(base, cloud)
+    if not (now or before):
+        return None
+    day = exceptions.today()
     entries = [Entry(e, exceptions.status(e, day)) for e in now.values()]
     findings = [f"{x.exception.label} (owner {x.exception.owner}) expired on "
                 f"{x.exception.expires} ({x.status}): its rules are still deployed; renew it "
