@@ -29,7 +29,13 @@ CASES["review-change.md"] = ["review", "tests/data/review/head.yaml",
 # Not one rule changes; the backend moves, an endpoint is added, a subnet loses its NSG.
 CASES["review-moved.md"] = ["review", "tests/data/review/moved-head.yaml",
                             "--base", "tests/data/review/moved-base.yaml"]
-FAILING = {"review-moved.md"}  # findings: the review exits 1, the report is printed anyway
+# Site exceptions (today is conftest.TODAY): the example, and a change in which one is added,
+# one widened to the Internet, one renewed, one narrowed, one removed, and one has expired.
+CASES["review-exceptions-both.md"] = ["review", "examples/exceptions-both.yaml"]
+CASES["review-exceptions-change.md"] = ["review", "tests/data/review/exceptions-head.yaml",
+                                        "--base", "tests/data/review/exceptions-base.yaml"]
+# findings: the review exits 1, the report is printed anyway
+FAILING = {"review-moved.md", "review-exceptions-change.md"}
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str], code: int = 0) -> str:

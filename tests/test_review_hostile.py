@@ -10,6 +10,7 @@ block still parses with Mermaid's own parser, and there is one per stack.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from html.parser import HTMLParser
@@ -23,6 +24,7 @@ from cmarkgfm.cmark import Options
 from sxcloud.cli import main
 from sxcloud.config import load
 from sxcloud.escape import terminal
+from sxcloud.exceptions import ExceptionPeer
 from sxcloud.policy import INBOUND
 from sxcloud.review import build, markdown
 from sxcloud.review.openings import Opening
@@ -284,3 +286,70 @@ def test_hostile_other_groups_and_policy_reasons_hide_nothing(
     page = render(text)
     for r in others:
         assert _norm(terminal(r.meaning)) in page.text, r.meaning
+
+
+# --- site exceptions (issue 16) ---------------------------------------------------------------
+
+EXCEPTIONS = Path(__file__).resolve().parent.parent / "examples" / "exceptions-both.yaml"
+
+
+#: Markdown in the characters an AWS rule description takes, which the loader lets into a
+#: reason (the planners refuse the rest of HOSTILE there).
+IN_REASON = [
+    "[ok](javascript:alert(1)) ![x](https://t.example/p.png)",
+    f"**{FORGED}** $x$ {{- gone -}} *em* !",
+    f"# {FORGED} heading",
+    "1. a list",
+    "=== --- +++ [x]: https://t.example",
+]
+
+
+def _hostile_exceptions(d: Any) -> Any:
+    """The example's exceptions with a hostile reason, owner and ticket each (the owner
+    carries every HOSTILE value, built in code past the loader: the worst case), and one
+    more exception whose peer is the Internet (a finding that must stay visible)."""
+    out = []
+    for index, e in enumerate(d.exceptions):
+        out.append(dataclasses.replace(
+            e, reason=f"r{index} {IN_REASON[index % len(IN_REASON)]}",
+            owner=f"o{index} {HOSTILE[index % len(HOSTILE)]}", ticket=f"t{index}:/[=@"))
+    wide = dataclasses.replace(d.exceptions[0], id="wide-open", index=len(out),
+                               peer=ExceptionPeer(internet=True), owner=HOSTILE[2])
+    return dataclasses.replace(d, exceptions=(*out, wide))
+
+
+def test_hostile_exception_values_hide_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    base = load(EXCEPTIONS)
+    head = _hostile_exceptions(base)
+    review = build.from_files([head], [base], "the base")
+    text = markdown.render(review)
+    assert_all_visible(review, text)
+    page = render(text)
+    for s in review.stacks:
+        assert s.exceptions is not None and s.exceptions.findings
+        assert any("X-wide-open" in f for f in s.exceptions.findings)
+        for entry in s.exceptions.entries:
+            e = entry.exception
+            for value in (e.reason, e.owner, e.ticket):
+                assert _norm(terminal(value)) in page.text, value
+    assert FORGED not in " ".join(t for tag, t in page.elements if tag[0] == "h")
+
+
+def test_hostile_exception_owner_reaches_the_terminal_escaped(
+        synthesized_exceptions: Synthesized, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """verify's expired finding names the owner; the terminal gets it escaped."""
+    from sxcloud.commands.common import print_text
+    from sxcloud.verify import report, verify
+    from sxcloud.verify.tfjson import parse
+
+    monkeypatch.setenv("SXCLOUD_TODAY", "2027-12-01")  # every exception has expired
+    head = _hostile_exceptions(load(EXCEPTIONS))
+    stack = synthesized_exceptions.stack_dir(f"{head.name}-aws") / "cdk.tf.json"
+    result = verify(head, "aws", parse(json.loads(stack.read_text()), str(stack)))
+    assert any(f.kind == "expired" for f in result.findings)
+    print_text(report.text([result], []))
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out and "\r" not in out
+    # Shown, escaped (the loader refuses line breaks in an owner: test_hostile_input).
+    assert "\\u202eevil\\x1b[2J" in out

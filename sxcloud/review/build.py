@@ -18,7 +18,9 @@ from ..config import Deployment
 from ..errors import InputError
 from . import attribution, findings, settings, tfplan
 from .diff import Change, compare
-from .openings import Firewall, QuotaUse, aws_quota, intended
+from .exceptions import ExceptionReview, intended
+from .exceptions import review as exception_review
+from .openings import Firewall, QuotaUse, aws_quota
 from .paths import display_path
 from .planactions import RULE_TYPES, ResourceAction, actions, other_rules
 from .policyfile import NONE, Policy
@@ -41,12 +43,15 @@ class StackReview:
     settings: list[SettingChange] | None = None  # None: no base to compare with
     current: list[tuple[str, str]] = field(default_factory=list)  # settings, without a base
     resources: list[ResourceAction] | None = None  # a plan's other resources (--plan only)
+    exceptions: ExceptionReview | None = None  # the site exceptions (review.exceptions)
 
     @property
     def all_findings(self) -> list[str]:
-        """Every finding of this stack: the plan against the files, settings, resources."""
+        """Every finding of this stack: the plan against the files, settings, resources,
+        site exceptions."""
         return (self.findings + [c.meaning for c in self.settings or () if c.finding]
-                + [r.meaning for r in self.resources or () if r.finding])
+                + [r.meaning for r in self.resources or () if r.finding]
+                + (self.exceptions.findings if self.exceptions else []))
 
     @property
     def changed(self) -> bool:
@@ -138,6 +143,8 @@ def from_files(head: list[Deployment], base: list[Deployment] | None = None,
             if base is not None:
                 review.settings = ((links or {}).get(p.deployment.path, [])
                                    + settings.compare(d_base, p.deployment, fw.cloud, policy))
+            review.exceptions = exception_review(p.deployment, d_base, fw.cloud, fw, fw_base,
+                                                 base is not None)
             review.verify = verified.get(fw.stack)
             stacks.append(review)
     for bp in base_planned:
@@ -146,6 +153,8 @@ def from_files(head: list[Deployment], base: list[Deployment] | None = None,
                 review = _stack_review(None, fw, display_path(bp.deployment.path), None, None,
                                        True)
                 review.settings = settings.compare(bp.deployment, None, fw.cloud, policy)
+                review.exceptions = exception_review(None, bp.deployment, fw.cloud, None, fw,
+                                                     True)
                 stacks.append(review)
     label = base_label
     if label and new_files:
@@ -206,6 +215,8 @@ def from_plans(head: list[Deployment], plan_paths: list[Path],
                 review = _stack_review(intent, None, display_path(path), p.deployment, p, True)
                 review.change = Change()
             review.findings = attribution.mismatches(after, intent)
+            review.exceptions = exception_review(p.deployment, None, ps.cloud, after, before,
+                                                 False)
             mine = {f"{rtype}.{name}" for rtype, named in planned_resources(p, ps.cloud).items()
                     if rtype not in RULE_TYPES for name in named}
             review.resources, missing = actions(ps.changes, mine, ps.appliances)

@@ -7,6 +7,7 @@ computed once per such class: that keeps a stack with thousands of role ranges f
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from typing import Any, Protocol
 
 from .. import catalog
@@ -39,9 +40,11 @@ class Firewall(Protocol):
 
 def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackResult:
     """Fill `result` with the findings of one firewall against one intent."""
-    hosts = probe_hosts(intent.deployment, intent.cloud, firewall.networks())
-    ports = probe_ports(firewall.port_ranges())
-    result.intended_flows = len(intent.flows)
+    hosts = probe_hosts(intent.deployment, intent.cloud,
+                        [*firewall.networks(), *intent.exception_networks()],
+                        intent.exception_members())
+    ports = probe_ports([*firewall.port_ranges(), *intent.port_ranges()])
+    result.intended_flows = len(intent.flows) + len(intent.exceptions)
     result.probes = len(hosts)
     result.findings.extend(firewall.problems)
     result.notes.extend(intent.notes() + firewall.notes)
@@ -108,6 +111,9 @@ def _intended(intent: Intent, roles: frozenset[str], direction: str,
         out[protocol] = {i: everything + services.get((protocol, port), [])
                          for i, port in enumerate(ports)
                          if everything or (protocol, port) in services}
+    for protocol, low, high, reason in intent.ranges(roles, direction):  # site exceptions
+        for i in range(bisect_left(ports, low), bisect_right(ports, high)):
+            out[protocol].setdefault(i, list(everything)).append(reason)
     return out
 
 

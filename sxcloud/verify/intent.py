@@ -26,12 +26,13 @@ rule covers for it.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
-from .. import catalog
-from ..catalog import ALL, Service
+from .. import catalog, exceptions
+from ..catalog import ALL, TCP, UDP, Service
 from ..config import Deployment
-from ..policy import INBOUND, Flow, flows
-from .model import SELF, Probe, Reason, Scope
+from ..policy import INBOUND, Flow, exception_flows, flows
+from .model import EXPIRED, SELF, Finding, IPNetwork, Probe, Reason, Scope
 from .netindex import NetIndex
 
 AWS = "aws"
@@ -44,6 +45,71 @@ _PLATFORM_REASON = "platform: Azure load balancer health probes reach the applia
 #: Marks a probe inside the VirtualNetwork tag but outside roles.internal_network: a peered
 #: virtual network or an on-premises range the file does not name.
 BEYOND_VNET = "virtualnetwork:beyond-internal-network"
+
+#: How a probe's membership of an Azure service tag an exception names is written (the tag
+#: in lower case after it): verify trusts the tag as the exception names it.
+SERVICE_TAG = "tag:"
+
+
+@dataclass(frozen=True)
+class ExceptionIntent:
+    """A site exception as verify intends it on one cloud: its traffic with one peer.
+
+    `peer` is a role of the file, the Internet or the appliances when the exception names
+    one, else the exception's label, which stands for its `networks` and `members`."""
+
+    label: str
+    direction: str
+    protocol: str  # tcp, udp, all, icmp, or a protocol number
+    ports: tuple[tuple[int, int], ...]  # tcp and udp only
+    peer: str
+    networks: tuple[IPNetwork, ...]
+    members: frozenset[str]  # lower-case ids; SERVICE_TAG + tag for Azure service tags
+    reason: Reason
+
+
+def exception_intents(deployment: Deployment, cloud: str) -> tuple[ExceptionIntent, ...]:
+    """The site exceptions that apply on `cloud`, as intents (in the file's order)."""
+    out = []
+    for flow in exception_flows(deployment, cloud):
+        peer, traffic = flow.peer, flow.traffic
+        if peer.internet:
+            role: str = catalog.INTERNET
+        elif peer.role:
+            role = peer.role
+        else:
+            role = flow.origin
+        members = ((*peer.aws.security_group_ids, *peer.aws.prefix_list_ids) if cloud == AWS
+                   else (*peer.azure.application_security_group_ids,
+                         *(SERVICE_TAG + t for t in peer.azure.service_tags)))
+        out.append(ExceptionIntent(
+            flow.origin, flow.direction, traffic.protocol,
+            tuple((r.low, r.high) for r in traffic.ports), role,
+            peer.cidrs if role == flow.origin else (),
+            frozenset(m.lower() for m in members) if role == flow.origin else frozenset(),
+            Reason(str(flow), None if role == catalog.INTERNET else role)))
+    return tuple(out)
+
+
+def exception_objects(deployment: Deployment, cloud: str) -> frozenset[str]:
+    """The objects (lower-case ids, SERVICE_TAG + tag) the exceptions on `cloud` name as
+    peers: the firewall evaluates rules naming them as it does bound objects."""
+    return frozenset(m for e in exception_intents(deployment, cloud) for m in e.members)
+
+
+def expired(deployment: Deployment, cloud: str) -> list[Finding]:
+    """One finding per exception on `cloud` whose date has passed (exceptions.today())."""
+    day = exceptions.today()
+    out = []
+    for flow in exception_flows(deployment, cloud):
+        e = flow.exception
+        state = exceptions.status(e, day)
+        if state.state == exceptions.EXPIRED:
+            out.append(Finding(EXPIRED, f"{e.label} (owner {e.owner}) expired on {e.expires} "
+                               f"({state}, today is {day}); its rules are still deployed: "
+                               f"renew it (a later expires) or remove it from the file"))
+    return out
+
 
 class Intent:
     """The flows a deployment intends on one cloud, queried per probe and service."""
@@ -72,6 +138,18 @@ class Intent:
             # No scope demanded: Internet rules reach the platform address as well.
             self._index[(INBOUND, AZURE_LOAD_BALANCER)] = {Service(ALL): Reason(_PLATFORM_REASON)}
         self._fits: dict[tuple[str, Scope], bool] = {}
+        self.exceptions = exception_intents(deployment, cloud)
+        # label -> (networks, members) of the exceptions whose peer is addresses
+        self._exception_peers = {e.label: (NetIndex.of(e.networks), e.networks, e.members)
+                                 for e in self.exceptions if e.peer == e.label}
+        # (direction, peer) -> [(protocol, low, high, reason)] of the exceptions' port ranges
+        self._ranges: dict[tuple[str, str], list[tuple[str, int, int, Reason]]] = {}
+        for e in self.exceptions:
+            if e.protocol == ALL:
+                self._index.setdefault((e.direction, e.peer), {}).setdefault(Service(ALL), e.reason)
+            for low, high in e.ports:
+                self._ranges.setdefault((e.direction, e.peer), []).append(
+                    (e.protocol, low, high, e.reason))
 
     def roles(self, probe: Probe) -> frozenset[str]:
         """The roles a probe belongs to on this cloud."""
@@ -94,6 +172,9 @@ class Intent:
                 out.add(catalog.INTERNET)
             if address == AZURE_PLATFORM_ADDRESS:
                 out.add(AZURE_LOAD_BALANCER)
+        for label, (nets, _, members) in self._exception_peers.items():
+            if nets.holds(address) or members & probe.groups:
+                out.add(label)
         return frozenset(out)
 
     def services(self, roles: frozenset[str], direction: str) -> dict[Service, list[Reason]]:
@@ -103,6 +184,23 @@ class Intent:
             for service, reason in self._index.get((direction, role), {}).items():
                 out.setdefault(service, []).append(reason)
         return out
+
+    def ranges(self, roles: frozenset[str], direction: str) -> list[tuple[str, int, int, Reason]]:
+        """The exceptions' port ranges intended with a probe of these roles in one
+        direction: (protocol, low, high, why)."""
+        return [item for role in sorted(roles) for item in self._ranges.get((direction, role), ())]
+
+    def port_ranges(self) -> list[tuple[int, int]]:
+        """Every port range the exceptions intend, so that the probes test its edges."""
+        return [(low, high) for e in self.exceptions for low, high in e.ports]
+
+    def exception_networks(self) -> list[IPNetwork]:
+        """The exceptions' own peer networks, so that the probes sample them."""
+        return [n for _, nets, _ in self._exception_peers.values() for n in nets]
+
+    def exception_members(self) -> list[str]:
+        """The exceptions' own peer objects, so that a member of each is probed."""
+        return sorted({m for _, _, members in self._exception_peers.values() for m in members})
 
     def fits(self, role: str, scope: Scope) -> bool:
         """Whether a rule's peer (its scope) lies within a role, so that it grants the
@@ -115,6 +213,11 @@ class Intent:
 
     def _fit(self, role: str, scope: Scope) -> bool:
         kind, value = scope
+        if role in self._exception_peers:  # an exception's own addresses and objects
+            _, nets, members = self._exception_peers[role]
+            if kind == "net":
+                return any(n.version == value.version and value.subnet_of(n) for n in nets)
+            return kind == "member" and value in members
         if kind == "net":
             return role not in self._bound and role in self._role_nets and \
                 self._role_nets[role].covers(value)
@@ -135,6 +238,10 @@ class Intent:
         """Facts of this cloud that shape the intent, stated once per stack."""
         d = self.deployment
         out = []
+        unprobed = sorted({e.label for e in self.exceptions if e.protocol not in (TCP, UDP, ALL)})
+        if unprobed:
+            out.append(f"{self.cloud}: the probes test TCP and UDP, so the ICMP or other "
+                       f"protocol of {', '.join(unprobed)} is not verified")
         internet = sorted({f"{f.direction} {f.service}" for f in self.flows
                            if f.peer == catalog.INTERNET},
                           key=lambda s: (s.split()[0], s))

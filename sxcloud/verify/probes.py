@@ -104,8 +104,10 @@ def _edges(net: IPNetwork) -> list[tuple[str, IPAddress]]:
     return out
 
 
-def probes(d: Deployment, cloud: str, rule_networks: Iterable[IPNetwork] = ()) -> list[Probe]:
-    """The hosts to probe for one cloud of a deployment, without duplicates."""
+def probes(d: Deployment, cloud: str, rule_networks: Iterable[IPNetwork] = (),
+           members: Iterable[str] = ()) -> list[Probe]:
+    """The hosts to probe for one cloud of a deployment, without duplicates; `members`: the
+    objects site exceptions name as peers, each probed with a member."""
     target = d.targets[cloud]
     bindings = tuple(sorted(
         (role, tuple(b) if cloud == AZURE else (*b.security_group_ids, *b.prefix_list_ids))
@@ -115,6 +117,9 @@ def probes(d: Deployment, cloud: str, rule_networks: Iterable[IPNetwork] = ()) -
         if net.prefixlen > 0:
             for what, address in _edges(net)[:2]:
                 out.append(Probe(f"{what} of {net}, named by a rule", address))
+    for member in members:
+        out.append(Probe(f"member of {member} (a site exception's peer)", internal_spare(d),
+                         frozenset({member})))
     return _unique(out)
 
 

@@ -114,10 +114,12 @@ def _peer(kind: str, value: str, group_id: str) -> str:
 
 def _intended_fields(rule: SgRule, group_id: str) -> dict[str, Any]:
     p = drift_.intended_permission(rule, group_id)
-    return {"key": rule.key, "rule_id": rule.flow.row.id, "direction": p.direction,
+    e = rule.exception  # a site exception's rule names it, and has no vendor row or role
+    return {"key": rule.key, "rule_id": rule.flow.origin, "direction": p.direction,
             "protocol": p.protocol, "from_port": p.from_port, "to_port": p.to_port,
             "peer_kind": p.peer_kind, "peer": p.peer, "self": rule.peer.value == SELF,
-            "role": rule.flow.peer, "description": rule.description}
+            "role": None if e else rule.flow.peer, "exception": e.id if e else None,
+            "description": rule.description}
 
 
 def _live_fields(rule: drift_.LiveRule) -> dict[str, Any]:
@@ -141,6 +143,10 @@ def audit_data(result: Audit, region: str) -> dict[str, Any]:
                      "security_group_rule_id": c.live.rule_id,
                      "changes": [{"field": f.field, "intended": f.intended, "live": f.live}
                                  for f in c.changes]} for c in d.changed],
+        "expired": [{**_intended_fields(x.rule, g.id), "security_group_rule_id": x.live.rule_id,
+                     "expires": str(x.rule.exception.expires) if x.rule.exception else None,
+                     "days_left": x.status.days_left, "message": x.message}
+                    for x in d.expired],
         "warnings": list(result.warnings),
     }
 
@@ -153,7 +159,8 @@ def audit_text(result: Audit, region: str) -> str:
     if not d.found:
         return head + "no drift"
     head += (f"{len(d.missing)} missing, {len(d.unexpected)} unexpected, "
-             f"{len(d.changed)} changed\n\n")
+             f"{len(d.changed)} changed" + (f", {len(d.expired)} expired" if d.expired else "")
+             + "\n\n")
     rows = []
     for rule in d.missing:
         p = drift_.intended_permission(rule, g.id)
@@ -169,5 +176,9 @@ def audit_text(result: Audit, region: str) -> str:
                            for f in change.changes)
         rows.append(("changed", p.direction, p.ports, _peer(p.peer_kind, p.peer, g.id),
                      f"{change.rule.key} ({change.live.rule_id})", detail))
+    for x in d.expired:
+        p = x.live.permission
+        rows.append(("expired", p.direction, p.ports, _peer(p.peer_kind, p.peer, g.id),
+                     f"{x.rule.key} ({x.live.rule_id})", x.message))
     return head + tables.render(("DRIFT", "DIRECTION", "PORTS", "PEER", "RULE", "DETAIL"),
                                 rows)

@@ -161,6 +161,7 @@ def _data(target: Target, report: drift.Report) -> dict[str, Any]:
         "summary": {"missing": report.count(drift.MISSING),
                     "unexpected": report.count(drift.UNEXPECTED),
                     "changed": report.count(drift.CHANGED),
+                    "expired": report.count(drift.EXPIRED),
                     "intended_rules": report.intended_rules, "live_rules": report.live_rules},
         "findings": [f.data() for f in report.findings],
         "notes": list(report.notes),
@@ -188,12 +189,15 @@ def _text(target: Target, report: drift.Report) -> str:
         if f.kind == drift.CHANGED:
             rows += [(f.kind, f.rule, f.direction, f.priority, c.field,
                       f"{c.live} (intended: {c.intended})") for c in f.changes]
+        elif f.kind == drift.EXPIRED:
+            rows.append((f.kind, f.rule, f.direction, f.priority, "exception", f.message))
         else:
             rule = f.live or f.intended
             assert rule is not None
             rows.append((f.kind, f.rule, f.direction, f.priority, "rule", _summary(rule)))
     counts = ", ".join(f"{report.count(k)} {k}" for k in (drift.MISSING, drift.UNEXPECTED,
-                                                            drift.CHANGED))
+                                                            drift.CHANGED, drift.EXPIRED)
+                       if k != drift.EXPIRED or report.count(k))
     return "\n".join([head, tables.render(("FINDING", "RULE", "DIRECTION", "PRIORITY", "FIELD",
                                            "DETAIL"), rows, "  "),
                       f"  drift: {counts}"])
