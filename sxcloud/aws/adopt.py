@@ -221,8 +221,17 @@ def _peer(p: drift_.Permission, group_id: str) -> dict[str, Any]:
 
 
 def _derived_id(p: drift_.Permission, group_id: str) -> str:
-    """An id that says the flow: `in-tcp3389-10-9-0-0-16`, `out-all-internet`."""
-    service = "all" if p.protocol == "-1" else p.ports.replace("/", "")
+    """An id that says the flow: `in-tcp3389-10-9-0-0-16`, `out-all-internet`,
+    `in-icmpt8-10-30-0-0-16`, `in-p50-sg-...`."""
+    if p.protocol == "-1":
+        service = "all"
+    elif p.protocol in ("tcp", "udp"):
+        service = p.ports.replace("/", "")
+    elif p.protocol in ("icmp", "icmpv6"):  # as the rule keys write them: icmpt8c0
+        service = "icmp" + ("" if p.from_port in (None, -1) else f"t{p.from_port}") + (
+            "" if p.to_port in (None, -1) else f"c{p.to_port}")
+    else:
+        service = f"p{p.protocol}"
     if p.peer in (INTERNET_V4, INTERNET_V6):
         peer = "internet"
     elif p.peer_kind == SECURITY_GROUP and p.peer == group_id:
