@@ -253,8 +253,11 @@ def test_the_first_pull_request_after_adoption_shows_the_adopted_group() -> None
     """Issue 17: adopting shows the group id, the kept name and description and the imported
     rules (not a finding); then renaming the kept group or adopting another is a finding,
     and dropping the rule mapping after the first apply is not."""
+    from sxcloud.aws.plan import plan
+
+    key = plan(deployment(BASE)).rules[0].key
     adopt = {"group_id": "sg-0123456789abcdef0", "name": "mailgw-sg",
-             "description": "Mail gateway", "rules": {}}
+             "description": "Mail gateway", "rules": {key: "sgr-0123456789abcdef0"}}
     by_key = {c.key: c for c in _settings(_changes(_edit(aws__adopt=adopt)), "aws")}
     assert set(by_key) == {"aws.adopt.group_id", "aws.adopt.name", "aws.adopt.description",
                            "aws.adopt.rules"}
@@ -270,3 +273,8 @@ def test_the_first_pull_request_after_adoption_shows_the_adopted_group() -> None
     (change,) = _settings(_changes(other, adopted), "aws")
     assert change.key == "aws.adopt.group_id" and change.finding
     assert _changes(adopted, adopted).exit_code == 0
+    dropped = _edit(aws__adopt={k: v for k, v in adopt.items() if k != "rules"})
+    (change,) = _settings(_changes(dropped, adopted), "aws")
+    assert change.key == "aws.adopt.rules" and not change.finding
+    by_key = {c.key: c for c in _settings(_changes(copy.deepcopy(BASE), adopted), "aws")}
+    assert by_key["aws.adopt.name"].finding and "replaces it" in by_key["aws.adopt.name"].meaning
