@@ -252,7 +252,7 @@ locals {
       appliance            = ["cluster", "internal_firewall", "dns", "ipv6", "features"]
       "appliance.features" = ["vspp_updates", "vspp_dcc", "vspp_pyzor", "ntp", "admin_https", "admin_http", "sms"]
       roles                = ["internal_network", "internal_mail_server", "internal_nameserver", "external_nameserver", "admin_pc"]
-      aws                  = ["region", "vpc_id", "bindings", "endpoints", "backend", "rule_quota"]
+      aws                  = ["region", "vpc_id", "bindings", "endpoints", "backend", "rule_quota", "adopt"]
       "aws.bindings"       = ["internal_network", "internal_mail_server", "internal_nameserver", "external_nameserver", "admin_pc"]
       "aws.endpoints"      = ["ec2", "iam", "sts"]
       aws_binding          = ["security_group_ids", "prefix_list_ids"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from ..config import Backend, Deployment
+from ..config import AwsTarget, Backend, Deployment
 from . import hosts
 from .policyfile import NONE, PATH as POLICY_PATH, Policy
 
@@ -27,7 +27,9 @@ SHOWN_MAX = 300  # characters of a value the report shows (an ARM id fits)
 
 SUBNETS = "azure.associate.subnet_ids"
 NICS = "azure.associate.network_interface_ids"
-_LISTS = (SUBNETS, NICS)  # compared as sets: each id added or removed
+_LISTS = (SUBNETS, NICS)
+ADOPT_GROUP = "aws.adopt.group_id"
+ADOPT_RULES = "aws.adopt.rules"  # compared as sets: each id added or removed
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ def of(deployment: Deployment | None, cloud: str) -> list[Setting]:
     if cloud == "aws" and deployment.aws is not None:
         aws = deployment.aws
         return ([Setting("aws.region", aws.region), Setting("aws.vpc_id", aws.vpc_id)]
+                + _adoption(aws)
                 + [Setting(f"aws.endpoints.{service}", url)
                    for service, url in sorted(aws.endpoints.items())]
                 + _backend("aws", aws.backend))
@@ -79,6 +82,17 @@ def of(deployment: Deployment | None, cloud: str) -> list[Setting]:
                 + [Setting(NICS, n) for n in azure.network_interface_ids]
                 + _backend("azure", azure.backend))
     return []
+
+
+def _adoption(aws: AwsTarget) -> list[Setting]:
+    """`aws.adopt`: the hand-made group the stack takes over, its kept name and description,
+    and how many live rules it imports (the rules themselves are in the plan's imports)."""
+    if aws.adopt is None:
+        return []
+    adopt = aws.adopt
+    return [Setting(ADOPT_GROUP, adopt.group_id), Setting("aws.adopt.name", adopt.name),
+            Setting("aws.adopt.description", adopt.description),
+            Setting(ADOPT_RULES, len(adopt.rules))]
 
 
 def _kind(settings: list[Setting], prefix: str) -> str:
@@ -232,15 +246,48 @@ def _meaning(key: str, old: Setting | None, new: Setting | None, before: list[Se
         if moved and key != f"{cloud}.backend":
             return f"Part of the move to the {_kind(after, cloud)} backend (above).", False
         return f"The state now goes to {where}, not {_where(before, cloud)}.", True
+    was = f" (was {old.shown})" if old else ""
+    if key.startswith("aws.adopt."):
+        return _adoption_meaning(key, old, new, was)
     says = _SAYS.get(key)
     if says is None:
         return (f"{key}: {old.shown if old else 'not set'} -> "
                 f"{new.shown if new else 'not set'}.", False)
     values = {"new": new.shown if new else "?", "old": old.shown if old else "?",
-              "was": f" (was {old.shown})" if old else ""}
+              "was": was}
     if new is None:
         return says.removed.format(**values), says.removal_is_finding
     return (says.changed if old and says.changed else says.added).format(**values), False
+
+
+def _adoption_meaning(key: str, old: Setting | None, new: Setting | None,
+                      was: str) -> tuple[str, bool]:
+    """The sentence for a change to `aws.adopt` (the group a stack took over in place):
+    adopting is shown; a new name or description (EC2 replaces the group) or another group
+    is a finding."""
+    if key == ADOPT_GROUP:
+        if new is None:
+            return ("The group is no longer named for import; once it is in the state, "
+                    "nothing changes.", False)
+        if old is None:
+            return (f"The stack takes over the hand-made security group {new.shown} in place "
+                    "(Terraform imports it, no new group); its rules that the vendor table "
+                    "does not hold are kept as draft exceptions.", False)
+        return (f"The stack now takes over {new.shown}{was}: another group than the one "
+                "it held.", True)
+    if key in ("aws.adopt.name", "aws.adopt.description"):
+        what = key.rsplit(".", 1)[-1]
+        if old is None and new is not None:
+            return f"The adopted group's {what} is kept as it is live: {new.shown}.", False
+        if new is None:
+            return (f"The adopted group's kept {what} goes{was}: the group gets sxcloud's "
+                    "own, and EC2 cannot rename a group, so Terraform replaces it.", True)
+        return (f"The adopted group's {what} changes to {new.shown}{was}: EC2 cannot rename "
+                "a group, so Terraform replaces it.", True)
+    if new is None:  # ADOPT_RULES
+        return ("The mapping of live rules goes; rules already imported stay in the "
+                "state.", False)
+    return f"{new.shown} live rules are imported, each by the rule that takes it over.", False
 
 
 def current(deployment: Deployment, cloud: str) -> list[tuple[str, str]]:
