@@ -46,6 +46,16 @@ class AwsBinding:
 
 
 @dataclass(frozen=True)
+class AwsAdoption:
+    """`aws.adopt`: the hand-made group the stack takes over in place (`sxcloud adopt aws`)."""
+
+    group_id: str
+    name: str  # the live name and description, kept: EC2 replaces a group that changes them
+    description: str
+    rules: dict[str, str]  # sxcloud rule key -> the live rule (sgr-...) it takes over
+
+
+@dataclass(frozen=True)
 class AwsTarget:
     region: str
     vpc_id: str
@@ -53,6 +63,7 @@ class AwsTarget:
     endpoints: dict[str, str]
     backend: Backend
     rule_quota: int
+    adopt: AwsAdoption | None = None
 
 
 @dataclass(frozen=True)
@@ -325,8 +336,20 @@ _EXCEPTION_HINTS = {
 }
 
 
+#: Hints for the keys of `aws.adopt`, whose names repeat others'.
+_ADOPT_HINTS = {
+    "group_id": "sg- and 8 or 17 hex digits",
+    "name": "a security group name: 1-255 letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*",
+    "description": "a security group description: 1-255 letters, digits, spaces and "
+                   "._-:/()#,@[]+=&;{}!$*",
+    "rules": "rule key (letters, digits, '_' and '-', as `sxcloud plan` names it) -> sgr- and "
+             "8 or 17 hex digits",
+}
+
+
 def _pattern_hint(where: list[Any]) -> str:
-    hints = _EXCEPTION_HINTS if where[:1] == ["exceptions"] else {}
+    hints = _EXCEPTION_HINTS if where[:1] == ["exceptions"] else (
+        _ADOPT_HINTS if where[:2] == ["aws", "adopt"] else {})
     for part in reversed(where):
         if isinstance(part, str) and part in hints:
             return hints[part]
@@ -400,9 +423,12 @@ def _aws(section: dict[str, Any]) -> AwsTarget:
         role: AwsBinding(tuple(b.get("security_group_ids", ())), tuple(b.get("prefix_list_ids", ())))
         for role, b in section.get("bindings", {}).items()
     }
+    adopt = section.get("adopt")
     return AwsTarget(section["region"], section["vpc_id"], bindings,
                      dict(section.get("endpoints", {})), _backend(section.get("backend")),
-                     section["rule_quota"])
+                     section["rule_quota"],
+                     AwsAdoption(adopt["group_id"], adopt["name"], adopt["description"],
+                                 dict(adopt["rules"])) if adopt else None)
 
 
 def _azure(section: dict[str, Any]) -> AzureTarget:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from .. import catalog
 from ..catalog import ALL
-from ..config import Deployment
+from ..config import AwsAdoption, Deployment
 from ..errors import InputError
 from ..exceptions import ICMP, TCP, UDP, SiteException, Traffic
 from ..policy import INBOUND, ExceptionFlow, Flow, exception_flows, flows
@@ -82,6 +82,12 @@ class SgPlan:
     rules: tuple[SgRule, ...]
     quota: int
     warnings: tuple[str, ...]
+    # `aws.adopt`: the live group (and rules) the stack imports instead of creating them.
+    adoption: AwsAdoption | None = None
+
+    def imports(self) -> dict[str, str]:
+        """Rule key -> the live rule id (sgr-...) each adopted rule is imported from."""
+        return dict(self.adoption.rules) if self.adoption else {}
 
     def usage(self) -> dict[tuple[str, str], int]:
         """Rules per (direction, IP family), the way AWS counts them against the quota."""
@@ -205,13 +211,17 @@ def plan(deployment: Deployment) -> SgPlan:
                 flow=flow,
             ))
     rules += _exception_rules(deployment)
+    adopt = aws.adopt  # an adopted group keeps its live name and description (EC2 replaces
+    # a group whose name or description changes); sxcloud's tags are added in place
     result = SgPlan(
-        group_name=group_name(deployment.name),
-        group_description=f"SX-MailCrypt appliances of {deployment.name} (managed by sxcloud)",
+        group_name=adopt.name if adopt else group_name(deployment.name),
+        group_description=adopt.description if adopt else
+        f"SX-MailCrypt appliances of {deployment.name} (managed by sxcloud)",
         tags=tags(deployment.name),
         rules=tuple(rules),
         quota=aws.rule_quota,
         warnings=tuple(_warnings(deployment, rules)),
+        adoption=adopt,
     )
     _check(result, deployment)
     return result
@@ -236,6 +246,7 @@ def _check(result: SgPlan, deployment: Deployment) -> None:
     if duplicated:  # cannot happen with valid roles; AWS would answer InvalidPermission.Duplicate
         problems.append(("aws", f"rules {', '.join(duplicated)} are duplicated"))
     problems += _same_rules(result.rules)
+    problems += _adoption_problems(result)
     for (direction, family), count in result.usage().items():
         if count > result.quota:
             heavy = Counter(_source(r) for r in result.rules
@@ -253,6 +264,26 @@ def _check(result: SgPlan, deployment: Deployment) -> None:
         problems.append(("aws", "group description is not one AWS accepts"))
     if problems:
         raise InputError([(deployment.path, key, msg) for key, msg in problems])
+
+
+def _adoption_problems(result: SgPlan) -> list[tuple[str, str]]:
+    """`aws.adopt.rules` names only planned rules, each live rule once (one live rule
+    cannot become two resources: Terraform would import it twice)."""
+    if result.adoption is None:
+        return []
+    keys = {r.key for r in result.rules}
+    out = []
+    taken: dict[str, str] = {}
+    for key, rule_id in result.adoption.rules.items():
+        where = f"aws.adopt.rules.{key}"
+        if key not in keys:
+            out.append((where, "is no rule of this file's plan (`sxcloud plan` lists the rule "
+                        "keys); run `sxcloud adopt aws` again, or drop the entry"))
+        if rule_id in taken:
+            out.append((where, f"{rule_id} is also mapped to {taken[rule_id]}; a live rule "
+                        "is taken over by one rule only"))
+        taken.setdefault(rule_id, key)
+    return out
 
 
 def _source(rule: SgRule) -> str:

@@ -19,13 +19,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from ..config import Backend, Deployment
+from ..config import AwsTarget, Backend, Deployment
 
 SHOWN_MAX = 300  # characters of a value the report shows (an ARM id fits)
 
 SUBNETS = "azure.associate.subnet_ids"
 NICS = "azure.associate.network_interface_ids"
-_LISTS = (SUBNETS, NICS)  # compared as sets: each id added or removed
+_LISTS = (SUBNETS, NICS)
+ADOPT_GROUP = "aws.adopt.group_id"
+ADOPT_RULES = "aws.adopt.rules"  # compared as sets: each id added or removed
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ def of(deployment: Deployment | None, cloud: str) -> list[Setting]:
     if cloud == "aws" and deployment.aws is not None:
         aws = deployment.aws
         return ([Setting("aws.region", aws.region), Setting("aws.vpc_id", aws.vpc_id)]
+                + _adoption(aws)
                 + [Setting(f"aws.endpoints.{service}", url)
                    for service, url in sorted(aws.endpoints.items())]
                 + _backend("aws", aws.backend))
@@ -77,6 +80,17 @@ def of(deployment: Deployment | None, cloud: str) -> list[Setting]:
                 + [Setting(NICS, n) for n in azure.network_interface_ids]
                 + _backend("azure", azure.backend))
     return []
+
+
+def _adoption(aws: AwsTarget) -> list[Setting]:
+    """`aws.adopt`: the hand-made group the stack takes over, its kept name and description,
+    and how many live rules it imports (the rules themselves are in the plan's imports)."""
+    if aws.adopt is None:
+        return []
+    adopt = aws.adopt
+    return [Setting(ADOPT_GROUP, adopt.group_id), Setting("aws.adopt.name", adopt.name),
+            Setting("aws.adopt.description", adopt.description),
+            Setting(ADOPT_RULES, len(adopt.rules))]
 
 
 def _kind(settings: list[Setting], prefix: str) -> str:
@@ -142,6 +156,28 @@ def _meaning(key: str, old: Setting | None, new: Setting | None, before: list[Se
         if moved and key != f"{cloud}.backend":
             return f"Part of the move to the {_kind(after, cloud)} backend (above).", False
         return f"The state now goes to {where}, not {_where(before, cloud)}.", True
+    if key == ADOPT_GROUP:
+        if new is None:
+            return ("The group is no longer named for import; once it is in the state, "
+                    "nothing changes.", False)
+        if old is None:
+            return (f"The stack takes over the hand-made security group {new.shown} in place "
+                    "(Terraform imports it, no new group); its rules that the vendor table "
+                    "does not hold are kept as draft exceptions.", False)
+        return (f"The stack now takes over {new.shown}{was}: another group than the one "
+                "it held.", True)
+    if key in ("aws.adopt.name", "aws.adopt.description"):
+        what = key.rsplit(".", 1)[-1]
+        if old is None or new is None:
+            return (f"The adopted group's {what} is kept as it is live"
+                    f"{': ' + new.shown if new else ''}.", False)
+        return (f"The adopted group's {what} changes to {new.shown}{was}: EC2 cannot rename "
+                "a group, so Terraform replaces it.", True)
+    if key == ADOPT_RULES:
+        if new is None:
+            return ("The mapping of live rules goes; rules already imported stay in the "
+                    "state.", False)
+        return f"{new.shown} live rules are imported, each by the rule that takes it over.", False
     if key == "aws.region":
         return f"The stack is built in region {new.shown if new else '?'}{was}.", False
     if key == "aws.vpc_id":
