@@ -106,11 +106,6 @@ class TypedResource(core.TerraformResource):
         """A reference to one of the resource's attributes, e.g. `id` (a CDK token)."""
         return Reference(self.get_string_attribute(attribute))
 
-    def adopt(self, live_id: str) -> None:
-        """Take over the live object `live_id` instead of creating one: a Terraform
-        `import` block (Terraform 1.5+), its id written literally."""
-        self.import_from(literal(live_id, _no_token))
-
     def after(self, others: list["TypedResource"]) -> None:
         """Create or change this resource only after `others` (`depends_on`)."""
         self.depends_on = [other.fqn for other in others]

@@ -315,8 +315,6 @@ _PATTERN_HINTS = {
                                  f"{_ARM_ID}networkSecurityGroups/<name>",
     "application_security_group_id": "the id of an application security group: "
                                      f"{_ARM_ID}applicationSecurityGroups/<name>",
-    "rules": "an NSG rule name: 1-80 letters, digits, '_', '.' and '-', starting with a "
-             "letter or digit and ending with a letter, digit or '_'",
 }
 
 
@@ -347,9 +345,17 @@ _ADOPT_HINTS = {
 }
 
 
+#: Hints for the keys of `azure.adopt`.
+_AZURE_ADOPT_HINTS = {
+    "rules": "an NSG rule name: 1-80 letters, digits, '_', '.' and '-', starting with a "
+             "letter or digit and ending with a letter, digit or '_'",
+}
+
+
 def _pattern_hint(where: list[Any]) -> str:
     hints = _EXCEPTION_HINTS if where[:1] == ["exceptions"] else (
-        _ADOPT_HINTS if where[:2] == ["aws", "adopt"] else {})
+        _ADOPT_HINTS if where[:2] == ["aws", "adopt"] else
+        _AZURE_ADOPT_HINTS if where[:2] == ["azure", "adopt"] else {})
     for part in reversed(where):
         if isinstance(part, str) and part in hints:
             return hints[part]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from ..config import AwsTarget, Backend, Deployment
+from ..config import AwsTarget, AzureTarget, Backend, Deployment
 
 SHOWN_MAX = 300  # characters of a value the report shows (an ARM id fits)
 
@@ -28,6 +28,9 @@ NICS = "azure.associate.network_interface_ids"
 _LISTS = (SUBNETS, NICS)
 ADOPT_GROUP = "aws.adopt.group_id"
 ADOPT_RULES = "aws.adopt.rules"  # compared as sets: each id added or removed
+ADOPT_NSG = "azure.adopt.network_security_group_id"
+ADOPT_ASG = "azure.adopt.application_security_group_id"
+ADOPT_NSG_RULES = "azure.adopt.rules"
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,20 @@ def of(deployment: Deployment | None, cloud: str) -> list[Setting]:
                  Setting("azure.resource_group", azure.resource_group)]
                 + [Setting(SUBNETS, s) for s in azure.subnet_ids]
                 + [Setting(NICS, n) for n in azure.network_interface_ids]
+                + _azure_adoption(azure)
                 + _backend("azure", azure.backend))
     return []
+
+
+def _azure_adoption(azure: AzureTarget) -> list[Setting]:
+    """`azure.adopt`: the hand-made NSG (its name is kept) and ASG the stack takes over, and
+    how many live rules it imports (each by its name, kept as the rule's)."""
+    if azure.adopt is None:
+        return []
+    adopt = azure.adopt
+    nsg, asg = adopt.network_security_group, adopt.application_security_group
+    return ([Setting(ADOPT_NSG, nsg.id)] + ([Setting(ADOPT_ASG, asg.id)] if asg else [])
+            + [Setting(ADOPT_NSG_RULES, len(adopt.rules))])
 
 
 def _adoption(aws: AwsTarget) -> list[Setting]:
@@ -166,6 +181,26 @@ def _meaning(key: str, old: Setting | None, new: Setting | None, before: list[Se
                     "does not hold are kept as draft exceptions.", False)
         return (f"The stack now takes over {new.shown}{was}: another group than the one "
                 "it held.", True)
+    if key in (ADOPT_NSG, ADOPT_ASG):
+        what = "NSG" if key == ADOPT_NSG else "application security group"
+        if new is None:
+            return (f"The {what} is no longer named for import; once it is in the state, "
+                    "nothing changes.", False)
+        name = new.shown.rsplit("/", 1)[-1]
+        if old is None:
+            return (f"The stack takes over the hand-made {what} {new.shown} in place "
+                    f"(Terraform imports it, no new one) and keeps its name {name}"
+                    + ("; its live rules are taken over by sxcloud's rules of the same name, "
+                       "kept as draft exceptions with their names and priorities, or left "
+                       "unmanaged" if key == ADOPT_NSG else "") + ".", False)
+        return (f"The stack now takes over {new.shown}{was}: another {what} than the one it "
+                "held.", True)
+    if key == ADOPT_NSG_RULES:
+        if new is None:
+            return ("The list of live rules to import goes; rules already imported stay in "
+                    "the state.", False)
+        return (f"{new.shown} live NSG rules are imported, each by the rule of the same name "
+                "(sxcloud's, or a draft exception's).", False)
     if key in ("aws.adopt.name", "aws.adopt.description"):
         what = key.rsplit(".", 1)[-1]
         if old is None or new is None:

@@ -20,7 +20,7 @@ import argparse
 import importlib
 
 #: The clouds with an adopt command (a module of this package each).
-CLOUDS: tuple[str, ...] = ("aws",)
+CLOUDS: tuple[str, ...] = ("aws", "azure")
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
