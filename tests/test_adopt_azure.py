@@ -170,7 +170,10 @@ def test_report_without_write_changes_nothing(arm, deployment_file, capsys):
         "Allow-SNMP-NOC (300)": "draft exception", "syslog-to-siem (310)": "draft exception",
         "cluster-any (320)": "draft exception", "Monitor-Tag (340)": "draft exception",
         "RDP-Admins (200)": "kept unmanaged", "Deny-Bad-Range (150)": "kept unmanaged",
-        "Mixed-Families (330)": "kept unmanaged"}
+        "Mixed-Families (330)": "kept unmanaged",
+        # What the default rules let through today, kept after sxcloud's denies.
+        "AllowVnetInBound (65000)": "draft exception", "AllowVnetOutBound (65000)": "draft exception",
+        "AllowInternetOutBound (65001)": "draft exception"}
     created = sorted(r["rule"] for r in report["rules"] if r["outcome"] == "to be created")
     assert created == sorted([
         "allow-in-internal-mail-server-v4-tcp (128)", "allow-in-admin-pc-v4-tcp (188)",
@@ -188,13 +191,14 @@ def test_report_without_write_changes_nothing(arm, deployment_file, capsys):
     assert "Deny rule" in notes["Deny-Bad-Range (150)"]
     assert "destination is *" in notes["RDP-Admins (200)"]
     assert "IPv4 and IPv6" in notes["Mixed-Families (330)"]
-    assert "3 live rules stay unmanaged" in err and "4 rules beyond the vendor table" in err
+    assert "3 live rules stay unmanaged" in err and "7 rules beyond the vendor table" in err
     # The only requests: one GET of the NSG and one of the ASG.
     assert [(r.method, r.path) for r in arm.requests] == [("GET", NSG_ID), ("GET", ASG_ID)]
 
 
 def test_draft_exceptions_keep_the_live_identity(arm, deployment_file, capsys):
-    drafts = {e["azure"]["name"]: e for e in adopted(arm, deployment_file, capsys)["exceptions"]}
+    drafts = {e["azure"]["name"]: e for e in adopted(arm, deployment_file, capsys)["exceptions"]
+              if "name" in e["azure"]}
     reason = f"on nsg-mailgw when adopted on {TODAY}; confirm or remove"
     common = {"reason": reason, "owner": "unassigned", "expires": EXPIRES, "clouds": ["azure"]}
     assert drafts == {
@@ -213,10 +217,41 @@ def test_draft_exceptions_keep_the_live_identity(arm, deployment_file, capsys):
     }
 
 
+def test_default_rules_are_kept_after_every_live_rule(arm, deployment_file, capsys):
+    """The denies at 4096 end what AllowVnetInBound, AllowVnetOutBound and
+    AllowInternetOutBound let through for the appliances; drafts keep it, each after every
+    live rule of its direction (so the live rules still decide first, as over the
+    defaults), with a derived name, not imported."""
+    report = adopted(arm, deployment_file, capsys)
+    defaults = {e["id"]: e for e in report["exceptions"] if e["id"].startswith("default-")}
+    reason = f"on nsg-mailgw when adopted on {TODAY}; confirm or remove"
+    common = {"protocol": "all", "reason": reason, "owner": "unassigned", "expires": EXPIRES,
+              "clouds": ["azure"]}
+    vnet = {"azure": {"service_tags": ["VirtualNetwork"]}}
+    assert defaults == {
+        "default-vnet-in": {"id": "default-vnet-in", "direction": "inbound", **common,
+                            "peer": vnet, "azure": {"priority": 331}},
+        "default-vnet-out": {"id": "default-vnet-out", "direction": "outbound", **common,
+                             "peer": vnet, "azure": {"priority": 341}},
+        "default-internet-out": {"id": "default-internet-out", "direction": "outbound",
+                                 **common, "peer": {"internet": True},
+                                 "azure": {"priority": 342}}}
+    assert not any(name.startswith("X-default") for name in report["adopt"]["rules"])
+
+
+def test_a_live_deny_of_everything_needs_no_default_draft(arm, deployment_file, capsys):
+    rules = hand_made_rules() + [rule("Deny-All-In", "Inbound", 4000 - 1, "*", ["*"], "*", "*",
+                                      access="Deny")]
+    arm.put_nsg(SUB, RG, hand_made_nsg(rules))
+    ids = {e["id"] for e in adopted(arm, deployment_file, capsys)["exceptions"]}
+    assert "default-vnet-in" not in ids
+    assert {"default-vnet-out", "default-internet-out"} <= ids
+
+
 def test_table_report_and_snippet(arm, deployment_file, capsys):
     code, out, err = run(adopt(arm, deployment_file), capsys)
     assert code == 0, err
-    assert "1 live rules taken over by sxcloud's rules, 4 kept as draft exceptions, " \
+    assert "1 live rules taken over by sxcloud's rules, 7 kept as draft exceptions, " \
            "3 kept unmanaged, 10 to be created" in out
     assert "azure:\n  adopt:\n    network_security_group_id: " + NSG_ID in out
     assert "  azure:\n    name: Allow-SNMP-NOC\n    priority: 300\n" in out
@@ -233,8 +268,9 @@ def test_write_keeps_the_file_and_reads_back(arm, deployment_file, capsys):
     adopt_ = deployment.azure.adopt
     assert adopt_.network_security_group.id == NSG_ID
     assert adopt_.application_security_group.id == ASG_ID
-    assert [e.id for e in deployment.exceptions] == ["allow-snmp-noc", "syslog-to-siem",
-                                                      "cluster-any", "monitor-tag"]
+    assert [e.id for e in deployment.exceptions] == [
+        "allow-snmp-noc", "syslog-to-siem", "cluster-any", "monitor-tag", "default-vnet-in",
+        "default-vnet-out", "default-internet-out"]
     # Again: nothing new (the drafts are rules of the plan now, taken over by name).
     before = deployment_file.read_text()
     report = adopted(arm, deployment_file, capsys)

@@ -39,7 +39,7 @@ from ..errors import InputError
 from ..escape import excerpt
 from . import drift
 from .nsg import INBOUND_AZ, NsgPlan
-from .plan import plan
+from .plan import EXCEPTION_PRIORITIES, PRIORITY_LOAD_BALANCER, plan
 
 #: What becomes of a live rule.
 TAKEN_OVER = "taken over"  # sxcloud's own rule, imported
@@ -53,7 +53,6 @@ _AZ_PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "*": "all",
                  "esp": exceptions.ESP, "ah": exceptions.AH}
 #: The fields compared for a rule taken over: all but the description, which is updated.
 _COMPARED = tuple(f for f in drift.FIELDS if f != "description")
-_REASON_MAX = 120
 
 
 @dataclass(frozen=True)
@@ -63,11 +62,12 @@ class LiveRule:
     view: drift.RuleView
     outcome: str  # TAKEN_OVER, DRAFT or UNMANAGED
     detail: str  # sxcloud's rule, the exception's label, or why it stays unmanaged
+    default: bool = False  # one of the NSG's default rules (kept by a new rule, not imported)
 
     def data(self) -> dict[str, Any]:
         return {"name": self.view.name, "direction": self.view.direction,
                 "priority": self.view.priority, "outcome": self.outcome,
-                "detail": self.detail, "rule": self.view.data()}
+                "detail": self.detail, "default": self.default, "rule": self.view.data()}
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Adoption:
     settings: dict[str, Any]  # `azure.adopt` as written
     drafts: list[dict[str, Any]]  # exceptions to append, as written
     live: list[LiveRule]
-    to_create: list[str]  # planned rules with no live rule: Terraform creates them
+    to_create: list[str]  # sxcloud's planned rules with no live rule: Terraform creates them
     deployment: Deployment  # the file with both added, loaded
     plan: NsgPlan = field(repr=False)
 
@@ -142,7 +142,7 @@ def adopt(data: dict[str, Any], path: Path, nsg_id: ArmId, asg_id: ArmId | None,
     problems += _collisions(views, intended, set(taken))
     if problems:
         raise InputError(problems)
-    final, candidates = _settle(data, path, settings, candidates, views, nsg_arm, outcomes)
+    settled, candidates = _settle(data, path, settings, candidates, views, nsg_arm, outcomes)
     for name, entry in candidates.items():
         view = next(v for v in views if v.name == name)
         outcomes[name] = LiveRule(view, DRAFT, f"{exceptions.PREFIX}{entry['id']}")
@@ -150,13 +150,18 @@ def adopt(data: dict[str, Any], path: Path, nsg_id: ArmId, asg_id: ArmId | None,
                          and outcomes[v.name].outcome != UNMANAGED]
     if not settings["rules"]:
         del settings["rules"]
-    drafts = list(candidates.values())
+    defaults = _default_drafts(live.nsg, views, _intended(settled, nsg_arm), ids,
+                               {e.id for e in deployment.exceptions}, nsg_arm, today)
+    drafts = list(candidates.values()) + [entry for _, entry in defaults]
     final = _load(data, path, settings, drafts)
     planned = plan(final)
-    imported = {name for name, _ in planned.imports.rules}
+    # Listed once: a default rule's draft is created too, and its row says so.
+    listed = {name for name, _ in planned.imports.rules} | {
+        r.name for r in planned.rules
+        if r.exception and r.exception.exception.id in {e["id"] for _, e in defaults}}
     return Adoption(nsg_arm, asg_arm, settings, drafts,
-                    [outcomes[v.name] for v in views],
-                    [r.name for r in planned.rules if r.name not in imported], final, planned)
+                    [outcomes[v.name] for v in views] + [rule for rule, _ in defaults],
+                    [r.name for r in planned.rules if r.name not in listed], final, planned)
 
 
 # --- the NSG and the ASG themselves ----------------------------------------------------------
@@ -290,9 +295,69 @@ def _collisions(views: list[drift.RuleView], intended: list[drift.RuleView],
 
 def _free(direction: str, busy: set[tuple[str, int | None]]) -> int:
     """A priority in the exceptions' band that no rule of either side uses."""
-    from .plan import EXCEPTION_PRIORITIES
-
     return next(p for p in EXCEPTION_PRIORITIES if (direction, p) not in busy)
+
+
+# --- the NSG's default rules --------------------------------------------------------------------
+
+#: The default allow rules whose traffic sxcloud's denies (4096) end for the appliances, and
+#: the peer of the draft that keeps it (AllowAzureLoadBalancerInBound: sxcloud's own 4000).
+_DEFAULT_ALLOWS = (
+    ("AllowVnetInBound", "inbound", {"azure": {"service_tags": ["VirtualNetwork"]}}, "default-vnet-in"),
+    ("AllowVnetOutBound", "outbound", {"azure": {"service_tags": ["VirtualNetwork"]}}, "default-vnet-out"),
+    ("AllowInternetOutBound", "outbound", {"internet": True}, "default-internet-out"),
+)
+
+
+def _default_drafts(nsg: Any, views: list[drift.RuleView], intended: list[drift.RuleView],
+                    ids: set[str], in_file: set[str], nsg_id: ArmId,
+                    today: date) -> list[tuple[LiveRule, dict[str, Any]]]:
+    """Draft exceptions that keep what the default allow rules let through to and from the
+    appliances today, once sxcloud's denies come: all protocols with the virtual network
+    (both ways) and out to the Internet. Each gets a priority after every live rule of its
+    direction, so that the live rules still decide first, as they do over the defaults
+    (65000+). None where a live deny of everything already ends the default's traffic, nor
+    where the file holds the draft already (`in_file`: adopting again adds nothing)."""
+    defaults = {r.name: r for r in (drift.live_view(d) for d in nsg.default_security_rules or [])}
+    busy = {(v.direction.casefold(), v.priority) for v in [*views, *intended]}
+    out = []
+    for name, direction, peer, ident in _DEFAULT_ALLOWS:
+        default = defaults.get(name)
+        if default is None or default.access.casefold() != "allow" or ident in in_file:
+            continue
+        mine = [v for v in views if v.direction.casefold() == default.direction.casefold()]
+        if any(_denies_everything(v) for v in mine):
+            continue
+        priority = max([239, *(v.priority or 0 for v in mine)]) + 1
+        while (default.direction.casefold(), priority) in busy:
+            priority += 1
+        if priority >= PRIORITY_LOAD_BALANCER:
+            raise InputError.one("command line", "--nsg-id", (
+                f"the live {default.direction} rules leave no priority below "
+                f"{PRIORITY_LOAD_BALANCER} for the draft exception that keeps the default rule "
+                f"{name}'s traffic; free a priority below {PRIORITY_LOAD_BALANCER} in Azure"))
+        busy.add((default.direction.casefold(), priority))
+        entry = {"id": _identifier(ident, ids), "direction": direction, "protocol": "all",
+                 "peer": copy.deepcopy(peer), **_paperwork(nsg_id, today),
+                 "azure": {"priority": priority}}
+        ids.add(entry["id"])
+        out.append((LiveRule(default, DRAFT, f"{exceptions.PREFIX}{entry['id']}", True), entry))
+    return out
+
+
+def _denies_everything(view: drift.RuleView) -> bool:
+    """A deny of every protocol and port between any address and any address."""
+    return (view.access.casefold() == "deny" and view.protocol == "*"
+            and view.destination_ports == ("*",) and view.source_ports == ("*",)
+            and view.source_prefixes == ("*",) and view.destination_prefixes == ("*",))
+
+
+def _paperwork(nsg: ArmId, today: date) -> dict[str, Any]:
+    """reason, owner, expires and clouds of a draft exception."""
+    name = nsg.name if len(nsg.name) <= 70 else nsg.name[:67] + "..."
+    return {"reason": f"on {name} when adopted on {today.isoformat()}; confirm or remove",
+            "owner": DRAFT_OWNER, "expires": (today + timedelta(days=DRAFT_DAYS)).isoformat(),
+            "clouds": ["azure"]}
 
 
 # --- a live rule as a draft exception --------------------------------------------------------
@@ -328,12 +393,8 @@ def _draft(view: drift.RuleView, nsg: ArmId, asg: ArmId | None, ids: set[str],
         entry["ports"] = [_port(p) for p in view.destination_ports]
     elif view.destination_ports != ("*",):
         return None, f"{view.protocol} with destination ports: an exception of that protocol takes none"
-    name = nsg.name if len(nsg.name) <= 70 else nsg.name[:67] + "..."
-    entry.update({
-        "peer": peer,
-        "reason": f"on {name} when adopted on {today.isoformat()}; confirm or remove"[:_REASON_MAX],
-        "owner": DRAFT_OWNER, "expires": (today + timedelta(days=DRAFT_DAYS)).isoformat(),
-        "clouds": ["azure"], "azure": {"name": view.name, "priority": view.priority}})
+    entry.update({"peer": peer, **_paperwork(nsg, today),
+                  "azure": {"name": view.name, "priority": view.priority}})
     return entry, ""
 
 

@@ -176,6 +176,13 @@ def _report(adoption: adopt_.Adoption, path: Path, written: bool) -> report.Repo
             planned = next(r for r in adoption.plan.rules if r.name == view.name)
             note = "description updated in place" if planned.description != view.description else ""
             name = view.name
+        elif rule.default:
+            entry = drafts[rule.detail]
+            name = next(r.name for r in adoption.plan.rules if r.exception
+                        and r.exception.exception.id == entry["id"])
+            note = (f"{rule.detail} until {entry['expires']}: the default rule's traffic to "
+                    f"and from the appliances, kept by a new rule at priority "
+                    f"{entry['azure']['priority']}, after every live rule")
         elif rule.outcome == adopt_.DRAFT:
             entry = drafts[rule.detail]
             note = f"{rule.detail} until {entry['expires']}; keeps name and priority {view.priority}"
