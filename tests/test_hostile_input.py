@@ -384,3 +384,71 @@ def test_aws_adopt_rules_name_planned_rules_once(tmp_path):
         plan(deployment)
     (_, key, message), = caught.value.problems
     assert key == f"aws.adopt.rules.{keys[1]}" and f"also mapped to {keys[0]}" in message
+
+
+EXCEPTION = {"id": "noc-snmp", "direction": "inbound", "protocol": "udp", "ports": [161],
+             "peer": {"cidrs": ["10.0.50.10/32"]}, "reason": "SNMP polling by the NOC",
+             "owner": "noc-team", "ticket": "CHG-1234", "expires": "2027-06-30"}
+
+
+def with_exception(**changes) -> dict:
+    return edited(exceptions=[{**EXCEPTION, **changes}])
+
+
+@pytest.mark.parametrize("key", ["id", "reason", "owner", "ticket", "expires"])
+def test_exception_text_refuses_control_characters(tmp_path, key):
+    """Site exceptions (issue 16): id, reason, owner and ticket reach rule descriptions,
+    tags, reports and the terminal; a terminal escape, a bidi override or a line break in
+    any of them is refused at load, shown escaped."""
+    for value, shown in (("a\x1b[2Jb", "\\x1b"), ("a\u202eb", "\\u202e"), ("a\nb", "\\n")):
+        found, message = one(refused(tmp_path, with_exception(**{key: value})))
+        assert found == f"exceptions[0].{key}" and "control or format characters" in message
+        assert shown in message
+
+
+@pytest.mark.parametrize("key, value", [
+    ("reason", INJECTION), ("reason", "%{ if true }x%{ endif }"), ("reason", "<script>x</script>"),
+    ("reason", "a|b"), ("reason", "`code`"), ("reason", "a & b"), ("reason", "tab\there"),
+    ("owner", INJECTION), ("owner", "${x}"), ("owner", "[link](http://x)"),
+    ("ticket", "${x}"), ("ticket", "CHG-1 <b>"), ("id", "${x}"), ("id", "a_b"),
+    ("expires", "${x}"), ("peer", {"azure": {"service_tags": ["${x}"]}}),
+])
+def test_exception_text_outside_the_clouds_characters_is_refused(tmp_path, key, value):
+    """Templates, Markdown, Mermaid and HTML markup outside the characters an AWS rule
+    description (or a tag, or an id) takes are refused, naming the key."""
+    found, message = one(refused(tmp_path, with_exception(**{key: value})))
+    assert found.startswith(f"exceptions[0].{key}"), found
+
+
+def test_exception_reason_may_hold_template_characters_that_are_written_literally(tmp_path):
+    """`${`, `{`, `}`, `$` are characters AWS takes in a description, so a reason may hold
+    `${path.module}`: the loader keeps it as text, and the writers escape it
+    (test_hostile_output.py)."""
+    loaded = config.load(_write(tmp_path, with_exception(reason="see ${path.module} {x} $5")))
+    assert loaded.exceptions[0].reason == "see ${path.module} {x} $5"
+
+
+def test_exception_peer_cidrs_with_scope_ids_or_the_internet_are_refused(tmp_path):
+    """Item 1 and item 4 for exception peers: a scope id would carry a template into the
+    output; halves of the Internet are the Internet."""
+    found, message = one(refused(tmp_path, with_exception(peer={"cidrs": ['fe80::%${file("h")}/64']})))
+    assert found == "exceptions[0].peer.cidrs[0]" and "scope id" in message
+    found = dict(refused(tmp_path, with_exception(peer={"cidrs": ["0.0.0.0/1", "128.0.0.0/1"]})))
+    assert "whole IPv4 Internet" in found["exceptions[0].peer.cidrs"]
+    assert "wider than /8" in found["exceptions[0].peer.cidrs[0]"]
+
+
+def test_a_plain_date_is_read_as_text_only_at_an_exceptions_expires(tmp_path):
+    """The YAML reader builds no date anywhere: at `exceptions[N].expires` a plain date is
+    its text; a timestamp there is text too and refused as not a date; elsewhere a plain
+    date is refused as before."""
+    text = good_yaml() + ("exceptions:\n- {id: a, direction: inbound, protocol: udp, ports: [1],"
+                          " peer: {internet: true}, reason: r, owner: o, expires: 2027-01-01}\n")
+    path = tmp_path / "dated.yaml"
+    assert yamlfile.parse(text, path)["exceptions"][0]["expires"] == "2027-01-01"
+    stamp = text.replace("2027-01-01", "2027-01-01T00:00:00Z")
+    assert yamlfile.parse(stamp, path)["exceptions"][0]["expires"] == "2027-01-01T00:00:00Z"
+    found, message = one(refused(tmp_path, stamp))
+    assert found == "exceptions[0].expires" and "YYYY-MM-DD" in message
+    found, message = one(refused(tmp_path, text.replace("owner: o", "owner: 2027-01-01")))
+    assert "exceptions[0].owner" in found and "is read as a date" in message

@@ -248,7 +248,7 @@ locals {
   }
   schema = {
     keys = {
-      ""                   = ["version", "name", "appliance", "roles", "aws", "azure"]
+      ""                   = ["version", "name", "appliance", "roles", "exceptions", "aws", "azure"]
       appliance            = ["cluster", "internal_firewall", "dns", "ipv6", "features"]
       "appliance.features" = ["vspp_updates", "vspp_dcc", "vspp_pyzor", "ntp", "admin_https", "admin_http", "sms"]
       roles                = ["internal_network", "internal_mail_server", "internal_nameserver", "external_nameserver", "admin_pc"]
