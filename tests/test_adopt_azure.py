@@ -405,6 +405,15 @@ def test_another_location_is_refused(arm, deployment_file, capsys):
     assert "--nsg-id: is in location northeurope" in err and "azure.location westeurope" in err
 
 
+def test_an_answer_for_another_nsg_is_refused(arm, deployment_file, capsys):
+    """The id written into the file is the one asked for, whatever an endpoint answers."""
+    body = hand_made_nsg()
+    body["id"] = f"{PROVIDERS}/networkSecurityGroups/nsg-elsewhere"
+    arm.put_nsg(SUB, RG, body)
+    err = refused(arm, deployment_file, capsys)
+    assert "--nsg-id: the answer is the resource" in err and "nsg-elsewhere" in err
+
+
 def test_a_read_only_or_linked_file_is_refused_before_any_request(arm, deployment_file, capsys):
     deployment_file.chmod(0o444)
     try:
@@ -512,41 +521,13 @@ def test_resources_and_import_blocks_match_the_azurerm_schema(adopted_stack, tmp
     import blocks through their own `import_from`; and each import block has Terraform's
     documented form: `to` a resource of the configuration, `id` the ARM id azurerm documents
     for importing that type."""
-    from cdktn_provider_azurerm import (application_security_group, network_security_group,
-                                        network_security_rule)
-    from cdktn_provider_azurerm import provider as azurerm_provider
-
-    from sxcloud.cdk import core
+    from test_schema_equivalence import _body, prebuilt_stacks
 
     stack_json, _ = adopted_stack
-    classes = {"azurerm_application_security_group": application_security_group.ApplicationSecurityGroup,
-               "azurerm_network_security_group": network_security_group.NetworkSecurityGroup,
-               "azurerm_network_security_rule": network_security_rule.NetworkSecurityRule}
-    assert set(stack_json["resource"]) == set(classes)
-    app = core.App(outdir=str(tmp_path / "prebuilt"))
-    stack = core.TerraformStack(app, "prebuilt")
-    azurerm_provider.AzurermProvider(stack, "azurerm", **stack_json["provider"]["azurerm"][0])
-    made: dict[str, Any] = {}
-    imports = {i["to"]: i["id"] for i in stack_json["import"]}
+    prebuilt = prebuilt_stacks({"adopted": stack_json}, tmp_path)["adopted"]
     for kind, items in stack_json["resource"].items():
         for key, body in items.items():
-            attributes = {k: v for k, v in body.items() if k not in ("//", "depends_on")}
-            made[f"{kind}.{key}"] = resource = classes[kind](stack, key, **attributes)
-            resource.override_logical_id(key)
-            if f"{kind}.{key}" in imports:
-                resource.import_from(imports[f"{kind}.{key}"])
-    for kind, items in stack_json["resource"].items():
-        for key, body in items.items():
-            if "depends_on" in body:
-                made[f"{kind}.{key}"].depends_on = [made[d[2:-1]].fqn for d in body["depends_on"]]
-    app.synth()
-    prebuilt = json.loads((tmp_path / "prebuilt" / "stacks" / "prebuilt" / "cdk.tf.json").read_text())
-
-    def bodies(s: dict[str, Any]) -> dict[str, Any]:
-        return {kind: {k: {a: v for a, v in b.items() if a not in ("//", "provider")}
-                       for k, b in items.items()} for kind, items in s["resource"].items()}
-
-    assert bodies(prebuilt) == bodies(stack_json)
+            assert _body(prebuilt["resource"][kind][key]) == _body(body), key
     assert sorted(prebuilt["import"], key=str) == sorted(stack_json["import"], key=str)
     # Terraform's documented form (language/import): `to` an address, `id` a string.
     resources = {f"{kind}.{key}" for kind, items in stack_json["resource"].items() for key in items}

@@ -102,9 +102,10 @@ def adopt(data: dict[str, Any], path: Path, nsg_id: ArmId, asg_id: ArmId | None,
         raise InputError.one(path, "azure", "is missing: the file deploys no NSG, so there "
                              "is nothing to adopt on Azure; add an azure section first")
     _check_targets(deployment, nsg_id, asg_id, live, path)
-    settings = {"network_security_group_id": live.nsg.id or nsg_id.id}
+    # As ARM writes them (checked equal but for case): Terraform compares names with case.
+    settings = {"network_security_group_id": live.nsg.id}
     if asg_id:
-        settings["application_security_group_id"] = live.asg.id or asg_id.id
+        settings["application_security_group_id"] = live.asg.id
     nsg_arm, asg_arm = ArmId.parse(settings["network_security_group_id"]), (
         ArmId.parse(settings["application_security_group_id"]) if asg_id else None)
     views = [drift.live_view(r) for r in live.nsg.security_rules or []]
@@ -197,7 +198,11 @@ def _check_targets(deployment: Deployment, nsg_id: ArmId, asg_id: ArmId | None, 
                 f"is in location {excerpt(obj.location)}, but {path} says azure.location "
                 f"{azure.location}; Terraform would replace it: set azure.location: "
                 f"{excerpt(where)}")))
-        if obj is not None and (obj.name or "") != arm_id.name:
+        if obj is not None and (obj.id or "").casefold() != arm_id.id.casefold():
+            problems.append(("command line", option, (
+                f"the answer is the resource {excerpt(obj.id or '-', 300)}, not the one asked for; "
+                "is the endpoint a Resource Manager?")))
+        elif obj is not None and (obj.name or "") != arm_id.name:
             problems.append(("command line", option, (
                 f"names {arm_id.name}, which Azure writes {excerpt(obj.name or '')}; use the "
                 "name as Azure writes it (Terraform compares names with case)")))
