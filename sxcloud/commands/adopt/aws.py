@@ -13,18 +13,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ... import escape, yamlfile
+from ... import escape
 from ...aws import adopt as adopt_
 from ...aws import drift as drift_
 from ...aws import live
-from ...config import load_text, parse
+from ...config import load_text
 from ...errors import InputError
 from ...exceptions import PREFIX, today
 from ...aws.plan import plan
 from ..audit import trust
 from ..audit.aws import GROUP_ID, add_connection, ec2_endpoint, read_live
-from ..common import add_json, print_json, print_text, progress, warn
-from . import report, yamledit
+from ..common import progress
+from . import add_output, conclude, read_file, report
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -43,22 +43,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--group-id", metavar="SG", required=True,
                         help="the hand-made security group to take over")
     add_connection(parser)
-    parser.add_argument("--write", action="store_true",
-                        help="add the entries to FILE in place (comments and key order kept; "
-                             "replaced atomically)")
-    add_json(parser)
+    add_output(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     path: Path = args.file
-    if args.write:
-        yamledit.check_target(path)
-    data = yamlfile.read(path)
-    deployment = parse(data, path)
-    if deployment.aws is None:
-        raise InputError.one(path, "aws", "is not in this file, so there is no security group "
-                             "to adopt into it")
+    data, deployment = read_file(args, "aws")
     if not GROUP_ID.match(args.group_id):
         raise InputError.one(path, "--group-id", f"'{escape.excerpt(args.group_id)}' is not a "
                              "security group id (sg- and 8 or 17 hex digits)")
@@ -70,18 +61,9 @@ def run(args: argparse.Namespace) -> int:
              + (f" through {escape.excerpt(endpoint)}" if endpoint else "") + " ...")
     group, rules = read_live(args, path, region, endpoint, lambda c: _read(c, args.group_id))
     adoption = adopt_.adopt(data, path, group, rules, today())
-    text = yamledit.edited(path, "aws", adoption.adopt, list(adoption.exceptions)) \
-        if args.write else None
-    if text is not None:
-        _check(text, path, adoption)
-        yamledit.replace(path, text)
-    result = _report(adoption, path, written=text is not None)
-    warn(list(result.warnings))
-    if args.json:
-        print_json(report.data(result))
-    else:
-        print_text(report.text(result))
-    return 0
+    return conclude(args, adoption.adopt, list(adoption.exceptions),
+                    lambda text: _check(text, path, adoption),
+                    lambda written: _report(adoption, path, written))
 
 
 def _read(client: Any, group_id: str) -> tuple[live.Group, list[drift_.LiveRule]]:

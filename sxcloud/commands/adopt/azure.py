@@ -15,18 +15,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ... import escape, yamlfile
+from ... import escape
 from ...azure import adopt as adopt_
 from ...azure import drift
 from ...azure.audit import PERMISSION, Resource, Target, get
 from ...azure.plan import plan
-from ...config import ArmId, load_text, parse, schema
+from ...config import ArmId, load_text, schema
 from ...errors import InputError
 from ...exceptions import today
 from ..audit import trust
 from ..audit.azure import SUBSCRIPTION_ENV, add_connection, connection
-from ..common import add_json, print_json, print_text, progress, warn
-from . import report, yamledit
+from ..common import progress
+from . import add_output, conclude, read_file, report
 
 ASG_PERMISSION = "Microsoft.Network/applicationSecurityGroups/read"
 
@@ -50,23 +50,15 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--asg-id", metavar="ID",
                         help="the ARM id of the appliances' application security group, to "
                              "take over as well (default: the stack creates one)")
-    add_connection(parser)
-    parser.add_argument("--write", action="store_true",
-                        help="add the entries to FILE in place (comments and key order kept; "
-                             "replaced atomically)")
-    add_json(parser)
+    add_connection(parser, "the subscription id, if given: it must be the one in --nsg-id "
+                           f"(${SUBSCRIPTION_ENV} is not used)")
+    add_output(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     path: Path = args.file
-    if args.write:
-        yamledit.check_target(path)
-    data = yamlfile.read(path)
-    deployment = parse(data, path)
-    if deployment.azure is None:
-        raise InputError.one(path, "azure", "is not in this file, so there is no NSG to adopt "
-                             "into it; add an azure section (location, resource_group) first")
+    data, deployment = read_file(args, "azure")
     nsg_id = _arm_id(args.nsg_id, "--nsg-id", "networkSecurityGroupId")
     asg_id = _arm_id(args.asg_id, "--asg-id", "applicationSecurityGroupId") if args.asg_id else None
     _check_subscription(args, nsg_id)
@@ -87,18 +79,9 @@ def run(args: argparse.Namespace) -> int:
             f"it ({type(error).__name__})")), credential.tokens) from None
     finally:
         credential.close()
-    text = yamledit.edited(path, "azure", adoption.settings, adoption.drafts) \
-        if args.write else None
-    if text is not None:
-        _check(text, path, adoption)
-        yamledit.replace(path, text)
-    result = _report(adoption, path, written=text is not None)
-    warn(list(result.warnings))
-    if args.json:
-        print_json(report.data(result))
-    else:
-        print_text(report.text(result))
-    return 0
+    return conclude(args, adoption.settings, adoption.drafts,
+                    lambda text: _check(text, path, adoption),
+                    lambda written: _report(adoption, path, written))
 
 
 def _arm_id(given: str, option: str, kind: str) -> ArmId:

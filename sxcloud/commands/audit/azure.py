@@ -48,10 +48,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
-def add_connection(parser: argparse.ArgumentParser) -> None:
-    """The options that say where and as whom to read Azure (audit azure, adopt azure)."""
-    parser.add_argument("--subscription", metavar="ID",
-                        help=f"the subscription id (default: ${SUBSCRIPTION_ENV})")
+def add_connection(parser: argparse.ArgumentParser,
+                   subscription: str = f"the subscription id (default: ${SUBSCRIPTION_ENV})") -> None:
+    """The options that say where and as whom to read Azure (audit azure, adopt azure);
+    `subscription` is the help of --subscription."""
+    parser.add_argument("--subscription", metavar="ID", help=subscription)
     parser.add_argument("--arm-endpoint", metavar="URL", default=DEFAULT_ENDPOINT,
                         help="the Resource Manager endpoint, for sovereign clouds and Azure "
                              f"Stack Hub (default: {DEFAULT_ENDPOINT})")
