@@ -392,6 +392,12 @@ def test_a_file_that_adopts_another_nsg_is_refused(arm, deployment_file, capsys)
     assert f"azure.adopt.network_security_group_id: already adopts {other}" in err
 
 
+def test_a_file_that_adopts_an_asg_needs_it_named_again(arm, deployment_file, capsys):
+    adopted(arm, deployment_file, capsys)
+    err = refused(arm, deployment_file, capsys, asg=None)
+    assert f"azure.adopt.application_security_group_id: already adopts {ASG_ID}; pass it as --asg-id" in err
+
+
 def test_another_resource_group_is_refused(arm, deployment_file, capsys):
     arm.put_nsg(SUB, "rg-other", hand_made_nsg(group="rg-other"))
     err = refused(arm, deployment_file, capsys, asg=None,

@@ -241,7 +241,8 @@ def _settle(data: dict[str, Any], path: Path, settings: dict[str, Any],
         names = list(candidates)
         try:
             deployment = _load(data, path, settings, list(candidates.values()))
-        except InputError as error:
+            rendered = {v.name: v for v in _intended(deployment, nsg)}
+        except InputError as error:  # the loader's or the planner's, naming exceptions[N]
             refused = _refused_by_loader(error, names, first)
             if not refused:
                 raise
@@ -250,7 +251,6 @@ def _settle(data: dict[str, Any], path: Path, settings: dict[str, Any],
                                           f"refused: {message}")
                 del candidates[name]
             continue
-        rendered = {v.name: v for v in _intended(deployment, nsg)}
         wrong = {}
         for name in names:
             differs = _differences(rendered[name], live[name])
