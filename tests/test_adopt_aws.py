@@ -14,6 +14,7 @@ import os
 import shutil
 import stat
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ import terraform
 import terraform_live
 from conftest import ROOT
 from moto_server import MotoServer, recording
-from sxcloud import cli, config
+from sxcloud import cli, config, exceptions
+from sxcloud.aws import adopt as adopt_
 from sxcloud.app import plan_all, synth
 from sxcloud.aws.drift import intended_permission
 from sxcloud.aws.plan import EGRESS, INGRESS, SgRule, plan
@@ -86,6 +88,22 @@ def hand_made(url: str, folder: Path, name: str = "mail-aws-single") -> HandMade
     assert [(r["IpProtocol"], r["CidrIpv4"]) for r in egress] == [("-1", "0.0.0.0/0")]
     ids["egress"] = egress[0]["SecurityGroupRuleId"]
     return HandMade(path, data, group, vpc, ids, url)
+
+
+#: moto 5 refuses ModifySecurityGroupRules for an all-protocols rule without ports
+#: ("Must specify both from and to ports with TCP/UDP"); AWS takes it, and Terraform sends
+#: none for ip_protocol -1. So the end-to-end test gives EC2's allow-all egress rule, before
+#: the adoption, the description its draft exception will carry: the first apply then only
+#: tags it (CreateTags), which moto does. Every other rule is updated as on AWS.
+def moto_cannot_modify_all_protocols(site: HandMade) -> None:
+    on = exceptions.today()
+    until = on + timedelta(days=adopt_.DRAFT_DAYS)
+    description = (f"X-out-all-internet until {until}: on {site.group_id} when adopted on "
+                   f"{on}; confirm or remove")
+    site.ec2().modify_security_group_rules(GroupId=site.group_id, SecurityGroupRules=[{
+        "SecurityGroupRuleId": site.rules["egress"], "SecurityGroupRule": {
+            "IpProtocol": "-1", "FromPort": -1, "ToPort": -1, "CidrIpv4": "0.0.0.0/0",
+            "Description": description}}])
 
 
 def _live(ec2: Any, group_id: str) -> list[dict[str, Any]]:
@@ -218,6 +236,7 @@ def _stack(site: HandMade, out: Path) -> Path:
 def test_adoption_end_to_end(moto_server: MotoServer, tmp_path: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
     site = hand_made(moto_server.url, tmp_path)
+    moto_cannot_modify_all_protocols(site)
     ec2 = site.ec2()
     groups_before = {g["GroupId"] for g in ec2.describe_security_groups(
         Filters=[{"Name": "vpc-id", "Values": [site.vpc_id]}])["SecurityGroups"]}
@@ -249,7 +268,11 @@ def test_adoption_end_to_end(moto_server: MotoServer, tmp_path: Path,
     for addr, change in changes.items():
         assert "delete" not in change["actions"], addr
     assert changes[GROUP]["actions"] in (["update"], ["no-op"])
-    assert terraform_live.changed_attributes(changes[GROUP]).keys() <= {"tags", "tags_all"}
+    group_change = terraform_live.changed_attributes(changes[GROUP])
+    # Tags added in place; `revoke_rules_on_delete` is a provider-side setting an import
+    # leaves unset (null -> its default false: no API call). Name, description: unchanged.
+    assert group_change.keys() == {"tags", "tags_all", "revoke_rules_on_delete"}
+    assert group_change["revoke_rules_on_delete"] == (None, False)
     # 3. After apply: the same group, no other new group, and audit is clean.
     terraform_live.apply(tf, "adopt.tfplan")
     assert tf.output().value["security_group_id"]["value"] == site.group_id
@@ -283,3 +306,53 @@ def test_adoption_end_to_end(moto_server: MotoServer, tmp_path: Path,
     assert live == wanted
     assert cli.main(["audit", "aws", str(site.file), "--use-file-endpoints"]) == 0
     capsys.readouterr()
+
+
+# --- the modules path: examples/terraform/aws and the generated imports.tf ------------------
+
+@pytest.mark.exhaustive
+def test_adoption_through_the_module_root(moto_server: MotoServer, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The root users copy, calling modules/aws-appliance-sg: `--module-address` writes its
+    imports.tf, and the plan imports the group and every live rule, creates the rest, and
+    replaces nothing. The modules learn site exceptions on another branch, so here the group
+    holds vendor rules only (EC2's default egress and the leftovers revoked first)."""
+    import module_roots
+
+    site = hand_made(moto_server.url, tmp_path / "hand")
+    ec2 = site.ec2()
+    ec2.revoke_security_group_ingress(GroupId=site.group_id, SecurityGroupRuleIds=[
+        site.rules["wider"], site.rules["rdp"]])
+    ec2.revoke_security_group_egress(GroupId=site.group_id,
+                                     SecurityGroupRuleIds=[site.rules["egress"]])
+    module_roots.copy_modules(tmp_path)
+    root = module_roots.example_root(tmp_path, site.data, moto_server.url)
+    code = cli.main(["adopt", "aws", str(root / "sxcloud.yaml"), "--group-id", site.group_id,
+                     "--use-file-endpoints", "--module-address", "module.appliance_firewall",
+                     "--write"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    written = (root / "imports.tf").read_text()
+    assert written.startswith("# Generated by `sxcloud adopt aws")
+    intended = plan(config.load(root / "sxcloud.yaml"))
+    imports = intended.imports()
+    assert sorted(imports.values()) == sorted([site.rules["smtp"], site.rules["admin"]])
+    module = "module.appliance_firewall"
+    tf = terraform.init(root, backend=True)
+    code, shown = terraform_live.plan(tf, "adopt.tfplan")
+    assert code == 2
+    changes = {rc["address"]: rc["change"] for rc in shown["resource_changes"]}
+    group = f"{module}.aws_security_group.this"
+    rules = {f'{module}.{RULE_TYPE[r.direction].replace(".", "")}.this["{r.key}"]': r
+             for r in intended.rules}
+    assert {a for a, c in changes.items() if c.get("importing")} == {
+        group, *(a for a, r in rules.items() if r.key in imports)}
+    assert {a for a, c in changes.items() if c["actions"] == ["create"]} == {
+        *(a for a, r in rules.items() if r.key not in imports),
+        "aws_network_interface.appliance"}
+    assert all("delete" not in c["actions"] for c in changes.values())
+    assert changes[group]["after"]["name"] == "mailgw-sg"
+    terraform_live.apply(tf, "adopt.tfplan")
+    assert tf.output().value["security_group_id"]["value"] == site.group_id
+    code = cli.main(["audit", "aws", str(root / "sxcloud.yaml"), "--use-file-endpoints"])
+    assert code == 0, capsys.readouterr().out

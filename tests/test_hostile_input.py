@@ -338,54 +338,6 @@ def _write(tmp_path: Path, data) -> Path:
     return path
 
 
-ADOPT = {"group_id": "sg-0123456789abcdef0", "name": "mailgw-sg", "description": "Mail gateway"}
-
-
-def test_aws_adopt_is_validated_naming_each_key(tmp_path):
-    """`aws.adopt` (written by `sxcloud adopt aws`, then the user's to edit): the group id,
-    the kept name and description in the characters EC2 takes, rule keys of the plan, and
-    sgr- ids, each refused with its key."""
-    cases = {
-        "group_id": ("sg-xyz", "sg- and 8 or 17 hex digits"),
-        "name": (INJECTION, "security group name"),
-        "description": ("Mail gateway \u00e4", "security group description"),
-    }
-    for key, (value, hint) in cases.items():
-        found = one(refused(tmp_path, edited(aws__adopt={**ADOPT, key: value})))
-        assert found[0] == f"aws.adopt.{key}" and hint in found[1], found
-    key, message = one(refused(tmp_path, edited(aws__adopt={**ADOPT, "name": "a" * 256})))
-    assert key == "aws.adopt.name"
-    key, message = one(refused(tmp_path, edited(aws__adopt={**ADOPT, "owner": "me"})))
-    assert key == "aws.adopt.owner" and "unknown key" in message
-    key, message = one(refused(tmp_path, edited(aws__adopt={
-        **ADOPT, "rules": {"R04_in_tcp25_cidr_0-0-0-0_0": "sg-0123456789abcdef0"}})))
-    assert key == "aws.adopt.rules.R04_in_tcp25_cidr_0-0-0-0_0" and "sgr-" in message
-    key, message = one(refused(tmp_path, edited(aws__adopt={**ADOPT, "rules": {INJECTION: "sgr-0123456789abcdef0"}})))
-    assert key == "aws.adopt.rules"
-    loaded = config.load(_write(tmp_path, edited(aws__adopt=ADOPT)))
-    assert loaded.aws.adopt == config.AwsAdoption(ADOPT["group_id"], "mailgw-sg", "Mail gateway", {})
-
-
-def test_aws_adopt_rules_name_planned_rules_once(tmp_path):
-    """A rule key the plan does not hold, or one live rule taken over twice, is refused when
-    the file is planned (plan, synth, adopt), naming the key."""
-    from sxcloud.aws.plan import plan
-
-    deployment = config.load(_write(tmp_path, edited(aws__adopt={**ADOPT, "rules": {
-        "R99_in_tcp1_cidr_10-0-0-1_32": "sgr-0123456789abcdef0"}})))
-    with pytest.raises(InputError) as caught:
-        plan(deployment)
-    (_, key, message), = caught.value.problems
-    assert key == "aws.adopt.rules.R99_in_tcp1_cidr_10-0-0-1_32" and "no rule" in message
-    keys = [r.key for r in plan(config.load(_write(tmp_path, GOOD))).rules][:2]
-    deployment = config.load(_write(tmp_path, edited(aws__adopt={**ADOPT, "rules": {
-        k: "sgr-0123456789abcdef0" for k in keys}})))
-    with pytest.raises(InputError) as caught:
-        plan(deployment)
-    (_, key, message), = caught.value.problems
-    assert key == f"aws.adopt.rules.{keys[1]}" and f"also mapped to {keys[0]}" in message
-
-
 NSG = f"{SUB}/networkSecurityGroups/nsg-mailgw"
 
 
@@ -490,3 +442,51 @@ def test_a_plain_date_is_read_as_text_only_at_an_exceptions_expires(tmp_path):
     assert found == "exceptions[0].expires" and "YYYY-MM-DD" in message
     found, message = one(refused(tmp_path, text.replace("owner: o", "owner: 2027-01-01")))
     assert "exceptions[0].owner" in found and "is read as a date" in message
+
+
+ADOPT = {"group_id": "sg-0123456789abcdef0", "name": "mailgw-sg", "description": "Mail gateway"}
+
+
+def test_aws_adopt_is_validated_naming_each_key(tmp_path):
+    """`aws.adopt` (written by `sxcloud adopt aws`, then the user's to edit): the group id,
+    the kept name and description in the characters EC2 takes, rule keys of the plan, and
+    sgr- ids, each refused with its key."""
+    cases = {
+        "group_id": ("sg-xyz", "sg- and 8 or 17 hex digits"),
+        "name": (INJECTION, "security group name"),
+        "description": ("Mail gateway \u00e4", "security group description"),
+    }
+    for key, (value, hint) in cases.items():
+        found = one(refused(tmp_path, edited(aws__adopt={**ADOPT, key: value})))
+        assert found[0] == f"aws.adopt.{key}" and hint in found[1], found
+    key, message = one(refused(tmp_path, edited(aws__adopt={**ADOPT, "name": "a" * 256})))
+    assert key == "aws.adopt.name"
+    key, message = one(refused(tmp_path, edited(aws__adopt={**ADOPT, "owner": "me"})))
+    assert key == "aws.adopt.owner" and "unknown key" in message
+    key, message = one(refused(tmp_path, edited(aws__adopt={
+        **ADOPT, "rules": {"R04_in_tcp25_cidr_0-0-0-0_0": "sg-0123456789abcdef0"}})))
+    assert key == "aws.adopt.rules.R04_in_tcp25_cidr_0-0-0-0_0" and "sgr-" in message
+    key, message = one(refused(tmp_path, edited(aws__adopt={**ADOPT, "rules": {INJECTION: "sgr-0123456789abcdef0"}})))
+    assert key == "aws.adopt.rules"
+    loaded = config.load(_write(tmp_path, edited(aws__adopt=ADOPT)))
+    assert loaded.aws.adopt == config.AwsAdoption(ADOPT["group_id"], "mailgw-sg", "Mail gateway", {})
+
+
+def test_aws_adopt_rules_name_planned_rules_once(tmp_path):
+    """A rule key the plan does not hold, or one live rule taken over twice, is refused when
+    the file is planned (plan, synth, adopt), naming the key."""
+    from sxcloud.aws.plan import plan
+
+    deployment = config.load(_write(tmp_path, edited(aws__adopt={**ADOPT, "rules": {
+        "R99_in_tcp1_cidr_10-0-0-1_32": "sgr-0123456789abcdef0"}})))
+    with pytest.raises(InputError) as caught:
+        plan(deployment)
+    (_, key, message), = caught.value.problems
+    assert key == "aws.adopt.rules.R99_in_tcp1_cidr_10-0-0-1_32" and "no rule" in message
+    keys = [r.key for r in plan(config.load(_write(tmp_path, GOOD))).rules][:2]
+    deployment = config.load(_write(tmp_path, edited(aws__adopt={**ADOPT, "rules": {
+        k: "sgr-0123456789abcdef0" for k in keys}})))
+    with pytest.raises(InputError) as caught:
+        plan(deployment)
+    (_, key, message), = caught.value.problems
+    assert key == f"aws.adopt.rules.{keys[1]}" and f"also mapped to {keys[0]}" in message

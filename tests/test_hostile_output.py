@@ -191,6 +191,23 @@ def test_exception_fields_are_written_literally(hostile):
     assert seen == 6  # AWS: IPv4, IPv6, the group; Azure: v4, v6, the ASG
 
 
+def test_adopted_name_and_description_are_written_literally(tmp_path):
+    """Issue 17: `aws.adopt` keeps a live group's name and description, in characters EC2
+    takes ('$', '{', '}' among them): synthesis writes them escaped, beside the import
+    blocks of the group and its rules."""
+    d = deployment(example_data(ROOT / "examples" / "aws-single.yaml"))
+    key = next(r.key for r in plan_all([d])[0].aws.rules)
+    adopted = dataclasses.replace(d, aws=dataclasses.replace(d.aws, adopt=config.AwsAdoption(
+        "sg-0123456789abcdef0", "mail" + IN_DESCRIPTION, "gw " + IN_DESCRIPTION,
+        {key: "sgr-0123456789abcdef0"})))
+    synth(plan_all([adopted]), tmp_path / "out")
+    stack = json.loads((tmp_path / "out" / "stacks" / f"{d.name}-aws" / "cdk.tf.json").read_text())
+    group = stack["resource"]["aws_security_group"]["appliance"]
+    assert (group["name"], group["description"]) == ("mail$${path.module}", "gw $${path.module}")
+    assert assert_inert(stack, "adopted") >= 2
+    assert {i["id"] for i in stack["import"]} == {"sg-0123456789abcdef0", "sgr-0123456789abcdef0"}
+
+
 def test_verify_sweep_builder_escapes_as_synthesis_does(hostile):
     """attributes.resources(), which verify's sweep evaluates, writes the same escaped JSON."""
     from test_verify_sweep import _without_metadata, resources

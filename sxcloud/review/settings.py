@@ -171,48 +171,10 @@ def _meaning(key: str, old: Setting | None, new: Setting | None, before: list[Se
         if moved and key != f"{cloud}.backend":
             return f"Part of the move to the {_kind(after, cloud)} backend (above).", False
         return f"The state now goes to {where}, not {_where(before, cloud)}.", True
-    if key == ADOPT_GROUP:
-        if new is None:
-            return ("The group is no longer named for import; once it is in the state, "
-                    "nothing changes.", False)
-        if old is None:
-            return (f"The stack takes over the hand-made security group {new.shown} in place "
-                    "(Terraform imports it, no new group); its rules that the vendor table "
-                    "does not hold are kept as draft exceptions.", False)
-        return (f"The stack now takes over {new.shown}{was}: another group than the one "
-                "it held.", True)
-    if key in (ADOPT_NSG, ADOPT_ASG):
-        what = "NSG" if key == ADOPT_NSG else "application security group"
-        if new is None:
-            return (f"The {what} is no longer named for import; once it is in the state, "
-                    "nothing changes.", False)
-        name = new.shown.rsplit("/", 1)[-1]
-        if old is None:
-            return (f"The stack takes over the hand-made {what} {new.shown} in place "
-                    f"(Terraform imports it, no new one) and keeps its name {name}"
-                    + ("; its live rules are taken over by sxcloud's rules of the same name, "
-                       "kept as draft exceptions with their names and priorities, or left "
-                       "unmanaged" if key == ADOPT_NSG else "") + ".", False)
-        return (f"The stack now takes over {new.shown}{was}: another {what} than the one it "
-                "held.", True)
-    if key == ADOPT_NSG_RULES:
-        if new is None:
-            return ("The list of live rules to import goes; rules already imported stay in "
-                    "the state.", False)
-        return (f"{new.shown} live NSG rules are imported, each by the rule of the same name "
-                "(sxcloud's, or a draft exception's).", False)
-    if key in ("aws.adopt.name", "aws.adopt.description"):
-        what = key.rsplit(".", 1)[-1]
-        if old is None or new is None:
-            return (f"The adopted group's {what} is kept as it is live"
-                    f"{': ' + new.shown if new else ''}.", False)
-        return (f"The adopted group's {what} changes to {new.shown}{was}: EC2 cannot rename "
-                "a group, so Terraform replaces it.", True)
-    if key == ADOPT_RULES:
-        if new is None:
-            return ("The mapping of live rules goes; rules already imported stay in the "
-                    "state.", False)
-        return f"{new.shown} live rules are imported, each by the rule that takes it over.", False
+    if key.startswith("aws.adopt."):
+        return _adoption_meaning(key, old, new, was)
+    if key.startswith("azure.adopt."):
+        return _azure_adoption_meaning(key, old, new, was)
     if key == "aws.region":
         return f"The stack is built in region {new.shown if new else '?'}{was}.", False
     if key == "aws.vpc_id":
@@ -239,6 +201,62 @@ def _meaning(key: str, old: Setting | None, new: Setting | None, before: list[Se
         return (f"Network interface {new.shown} gets the NSG and joins the appliances' ASG: "
                 "every rule of the appliances applies to it.", False)
     return f"{key}: {old.shown if old else 'not set'} -> {new.shown if new else 'not set'}.", False
+
+
+def _adoption_meaning(key: str, old: Setting | None, new: Setting | None,
+                      was: str) -> tuple[str, bool]:
+    """The sentence for a change to `aws.adopt` (the group a stack took over in place):
+    adopting is shown; a new name or description (EC2 replaces the group) or another group
+    is a finding."""
+    if key == ADOPT_GROUP:
+        if new is None:
+            return ("The group is no longer named for import; once it is in the state, "
+                    "nothing changes.", False)
+        if old is None:
+            return (f"The stack takes over the hand-made security group {new.shown} in place "
+                    "(Terraform imports it, no new group); its rules that the vendor table "
+                    "does not hold are kept as draft exceptions.", False)
+        return (f"The stack now takes over {new.shown}{was}: another group than the one "
+                "it held.", True)
+    if key in ("aws.adopt.name", "aws.adopt.description"):
+        what = key.rsplit(".", 1)[-1]
+        if old is None and new is not None:
+            return f"The adopted group's {what} is kept as it is live: {new.shown}.", False
+        if new is None:
+            return (f"The adopted group's kept {what} goes{was}: the group gets sxcloud's "
+                    "own, and EC2 cannot rename a group, so Terraform replaces it.", True)
+        return (f"The adopted group's {what} changes to {new.shown}{was}: EC2 cannot rename "
+                "a group, so Terraform replaces it.", True)
+    if new is None:  # ADOPT_RULES
+        return ("The mapping of live rules goes; rules already imported stay in the "
+                "state.", False)
+    return f"{new.shown} live rules are imported, each by the rule that takes it over.", False
+
+
+def _azure_adoption_meaning(key: str, old: Setting | None, new: Setting | None,
+                            was: str) -> tuple[str, bool]:
+    """The sentence for a change to `azure.adopt` (the NSG and ASG a stack took over in
+    place, whose names it keeps): adopting is shown; dropping one (the stack's own name
+    comes back, and a new name replaces the object) or another one is a finding."""
+    if key == ADOPT_NSG_RULES:
+        if new is None:
+            return ("The list of live rules to import goes; rules already imported stay in "
+                    "the state.", False)
+        return (f"{new.shown} live NSG rules are imported, each by the rule of the same name "
+                "(sxcloud's, or a draft exception's).", False)
+    what = "NSG" if key == ADOPT_NSG else "application security group"
+    if new is None:
+        return (f"The adopted {what}{was} is dropped: the stack gives it its own name again, "
+                "and Azure cannot rename it, so Terraform replaces it.", True)
+    name = new.shown.rsplit("/", 1)[-1]
+    if old is None:
+        return (f"The stack takes over the hand-made {what} {new.shown} in place (Terraform "
+                f"imports it, no new one) and keeps its name {name}"
+                + ("; its live rules are taken over by sxcloud's rules of the same name, kept "
+                   "as draft exceptions with their names and priorities, or left unmanaged"
+                   if key == ADOPT_NSG else "") + ".", False)
+    return (f"The stack now takes over {new.shown}{was}: another {what} than the one it "
+            "held.", True)
 
 
 def current(deployment: Deployment, cloud: str) -> list[tuple[str, str]]:

@@ -13,18 +13,21 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ... import escape
+from ... import escape, yamlfile
 from ...aws import adopt as adopt_
 from ...aws import drift as drift_
 from ...aws import live
-from ...config import load_text
+from ...config import load_text, parse
 from ...errors import InputError
 from ...exceptions import PREFIX, today
 from ...aws.plan import plan
 from ..audit import trust
 from ..audit.aws import GROUP_ID, add_connection, ec2_endpoint, read_live
-from ..common import progress
-from . import add_output, conclude, read_file, report
+from ..common import add_json, print_json, print_text, progress, warn
+from . import report, yamledit
+
+#: The file of import blocks written beside FILE for the modules path (--module-address).
+IMPORTS_FILE = "imports.tf"
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -43,13 +46,33 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--group-id", metavar="SG", required=True,
                         help="the hand-made security group to take over")
     add_connection(parser)
-    add_output(parser)
+    parser.add_argument("--module-address", metavar="module.NAME",
+                        help="the root calls modules/aws-appliance-sg at this address (the "
+                             "Terraform-modules path): also print, or with --write write, "
+                             "imports.tf beside FILE, whose import blocks hand the live group "
+                             "and rules to the module's resources")
+    parser.add_argument("--write", action="store_true",
+                        help="add the entries to FILE in place (comments and key order kept; "
+                             "replaced atomically)")
+    add_json(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     path: Path = args.file
-    data, deployment = read_file(args, "aws")
+    imports_tf = path.parent / IMPORTS_FILE
+    if args.module_address and not adopt_.MODULE_ADDRESS.match(args.module_address):
+        raise InputError.one(path, "--module-address", f"'{escape.excerpt(args.module_address)}' "
+                             "is not a module call's address such as module.appliance_firewall")
+    if args.write:
+        yamledit.check_target(path)
+        if args.module_address and (imports_tf.exists() or imports_tf.is_symlink()):
+            yamledit.check_target(imports_tf)
+    data = yamlfile.read(path)
+    deployment = parse(data, path)
+    if deployment.aws is None:
+        raise InputError.one(path, "aws", "is not in this file, so there is no security group "
+                             "to adopt into it")
     if not GROUP_ID.match(args.group_id):
         raise InputError.one(path, "--group-id", f"'{escape.excerpt(args.group_id)}' is not a "
                              "security group id (sg- and 8 or 17 hex digits)")
@@ -61,9 +84,25 @@ def run(args: argparse.Namespace) -> int:
              + (f" through {escape.excerpt(endpoint)}" if endpoint else "") + " ...")
     group, rules = read_live(args, path, region, endpoint, lambda c: _read(c, args.group_id))
     adoption = adopt_.adopt(data, path, group, rules, today())
-    return conclude(args, adoption.adopt, list(adoption.exceptions),
-                    lambda text: _check(text, path, adoption),
-                    lambda written: _report(adoption, path, written))
+    text = yamledit.edited(path, "aws", adoption.adopt, list(adoption.exceptions)) \
+        if args.write else None
+    module = adopt_.module_imports(adoption.plan, args.module_address) \
+        if args.module_address else None
+    if text is not None:
+        _check(text, path, adoption)
+        yamledit.replace(path, text)
+        if module is not None:
+            yamledit.replace(imports_tf, module)
+    result = _report(adoption, path, written=text is not None)
+    warn(list(result.warnings))
+    if args.json:
+        print_json({**report.data(result), **({"imports_tf": module} if module else {})})
+    else:
+        print_text(report.text(result))
+        if module is not None:
+            print_text(f"\n{'written to' if text is not None else 'the root needs'} "
+                       f"{imports_tf}" + ("" if text is not None else f":\n\n{module}"))
+    return 0
 
 
 def _read(client: Any, group_id: str) -> tuple[live.Group, list[drift_.LiveRule]]:

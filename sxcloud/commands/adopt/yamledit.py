@@ -11,7 +11,7 @@ Cloud-neutral, shared by `sxcloud adopt aws` and `sxcloud adopt azure`:
   `replace` would not write safely: a symbolic link (the edit would land elsewhere or
   replace the link by a file), not a regular file, or not writable.
 - `replace(path, text)` writes a temporary file in the same folder and moves it over the
-  file with os.replace, so that a reader sees the old file or the new one, never half.
+  file (or to a new file's place) with os.replace, so that a reader sees the old file or the new one, never half.
 
 The caller parses the new text with sxcloud's own loader before it writes it (nothing that
 sxcloud would refuse is written).
@@ -118,9 +118,9 @@ def edited(path: Path, cloud: str, adopt: dict[str, Any], exceptions: list[dict[
 
 
 def replace(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically: a temporary file beside it, then os.replace. The
-    file keeps its permission bits."""
-    mode = stat.S_IMODE(path.stat().st_mode)
+    """Write `text` to `path` atomically: a temporary file beside it, then os.replace. A
+    file keeps its permission bits; a new one gets 0644 (generated files, imports.tf)."""
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
