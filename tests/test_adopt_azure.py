@@ -588,3 +588,15 @@ def test_no_copy_of_live_data_is_trusted(arm, deployment_file, capsys):
     assert "\x1b" not in out and "\x1b" not in err
     row = next(line for line in out.splitlines() if "bad" in line and "name" in line)
     assert "kept unmanaged" in row
+
+
+def test_review_finds_a_dropped_adoption(arm, deployment_file, capsys, tmp_path):
+    """Dropping azure.adopt gives the NSG and ASG the stack's own names again, which
+    replaces them: a finding."""
+    adopted(arm, deployment_file, capsys)
+    head = tmp_path / "head.yaml"
+    text = deployment_file.read_text()
+    head.write_text(text[:text.index("  adopt:")] + text[text.index("exceptions:"):])
+    code, out, _ = run(["review", str(head), "--base", str(deployment_file)], capsys)
+    assert code == 1
+    assert "The adopted NSG (was" in out and "Terraform replaces it" in out
