@@ -107,8 +107,10 @@ class TypedResource(core.TerraformResource):
         return Reference(self.get_string_attribute(attribute))
 
     def after(self, others: list["TypedResource"]) -> None:
-        """Create or change this resource only after `others` (`depends_on`)."""
-        self.depends_on = [other.fqn for other in others]
+        """Create or change this resource only after `others` (`depends_on`), each named by
+        its bare address `type.name`: Terraform's JSON syntax takes no template there
+        (`${type.name}`, the runtime's `fqn`, is "Invalid expression" to Terraform 1.11)."""
+        self.depends_on = [f"{other.TYPE}.{other.friendly_unique_id}" for other in others]
 
 
 class TypedProvider(core.TerraformProvider):

@@ -329,11 +329,40 @@ def test_imported_rules_are_the_live_rules_after_apply(adopted_stack):
 def test_denies_come_after_every_allow(adopted_stack):
     stack, _ = adopted_stack
     rules = stack["resource"]["azurerm_network_security_rule"]
-    allows = sorted(f"${{azurerm_network_security_rule.{n}}}" for n, b in rules.items()
+    allows = sorted(f"azurerm_network_security_rule.{n}" for n, b in rules.items()
                     if b["access"] == "Allow")
     for name in ("deny-in-all", "deny-out-all"):
         assert sorted(rules[name]["depends_on"]) == allows
     assert all("depends_on" not in b for b in rules.values() if b["access"] == "Allow")
+
+
+def test_terraform_reads_the_import_blocks_and_depends_on(adopted_stack, tmp_path):
+    """No azurerm provider here, so Terraform itself checks the stack's meta-arguments on a
+    copy whose resources are `terraform_data` (built into Terraform) under the same names:
+    every `import` block and `depends_on` list exactly as synthesized, but for the type in
+    the addresses. (`"${type.name}"` in depends_on, the CDK's usual spelling, is an
+    "Invalid expression" to Terraform; the test fails on it.)"""
+    import terraform
+
+    stack, _ = adopted_stack
+
+    def retyped(address: str) -> str:
+        return "terraform_data." + address.split(".", 1)[1]
+
+    resources = {}
+    for items in stack["resource"].values():
+        for name, body in items.items():
+            resources[name] = {"input": name}
+            if "depends_on" in body:
+                resources[name]["depends_on"] = [retyped(d) for d in body["depends_on"]]
+    assert sum("depends_on" in r for r in resources.values()) == 2
+    document = {"resource": {"terraform_data": resources},
+                "import": [{**block, "to": retyped(block["to"])} for block in stack["import"]]}
+    assert len(document["import"]) == 7
+    folder = tmp_path / "shape"
+    folder.mkdir()
+    (folder / "main.tf.json").write_text(json.dumps(document))
+    terraform.validate(folder)
 
 
 def test_a_stack_that_adopts_nothing_has_no_imports_and_no_ordering(synthesized):
@@ -600,3 +629,14 @@ def test_review_finds_a_dropped_adoption(arm, deployment_file, capsys, tmp_path)
     code, out, _ = run(["review", str(head), "--base", str(deployment_file)], capsys)
     assert code == 1
     assert "The adopted NSG (was" in out and "Terraform replaces it" in out
+
+
+def test_verify_reads_an_adopted_stack(tmp_path, capsys):
+    """The import blocks and depends_on are Terraform's meta-arguments, not rules or
+    templates: verify finds an adopted stack (without exceptions) exact."""
+    path = tmp_path / "adopted.yaml"
+    path.write_text(FILE + f"  adopt:\n    network_security_group_id: {NSG_ID}\n"
+                    f"    application_security_group_id: {ASG_ID}\n"
+                    "    rules: [allow-in-internet-tcp]\n")
+    code, out, err = run(["verify", str(path)], capsys)
+    assert code == 0, out + err

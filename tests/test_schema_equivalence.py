@@ -90,8 +90,10 @@ def prebuilt_stacks(ours: dict, outdir) -> dict:
             made[block["to"]].import_from(block["id"])
         for kind, items in stack_json["resource"].items():
             for key, body in items.items():
-                if "depends_on" in body:  # "${type.name}" -> that resource's own fqn
-                    made[f"{kind}.{key}"].depends_on = [made[d[2:-1]].fqn for d in body["depends_on"]]
+                if "depends_on" in body:  # addresses "type.name", from the prebuilt resources
+                    made[f"{kind}.{key}"].depends_on = [
+                        f"{made[d].terraform_resource_type}.{made[d].friendly_unique_id}"
+                        for d in body["depends_on"]]
     app.synth()
     return {name: json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text())
             for name in ours}
