@@ -88,6 +88,7 @@ class AzureAdoption:
     network_security_group: ArmId
     application_security_group: ArmId | None
     rules: tuple[str, ...]
+    associations: tuple[str, ...] = ()  # subnet and NIC ids of azure.associate, attached live
 
 
 @dataclass(frozen=True)
@@ -314,6 +315,8 @@ _PATTERN_HINTS = {
                                  f"{_ARM_ID}networkSecurityGroups/<name>",
     "application_security_group_id": "the id of an application security group: "
                                      f"{_ARM_ID}applicationSecurityGroups/<name>",
+    "associations": f"the id of a subnet ({_ARM_ID}virtualNetworks/<vnet>/subnets/<name>) "
+                    f"or of a network interface ({_ARM_ID}networkInterfaces/<name>)",
 }
 
 
@@ -446,7 +449,7 @@ def _azure(section: dict[str, Any]) -> AzureTarget:
         ArmId.parse(adopt["network_security_group_id"]),
         ArmId.parse(adopt["application_security_group_id"])
         if "application_security_group_id" in adopt else None,
-        tuple(adopt.get("rules", ()))) if adopt else None
+        tuple(adopt.get("rules", ())), tuple(adopt.get("associations", ()))) if adopt else None
     return AzureTarget(section["location"], section["resource_group"], bindings,
                        tuple(associate.get("subnet_ids", ())),
                        tuple(associate.get("network_interface_ids", ())),
@@ -474,6 +477,12 @@ def _check_azure_adoption(azure: AzureTarget, path: Path, problems: Problems) ->
             problems.append((path, f"azure.adopt.{key}", (
                 f"is in subscription {arm_id.subscription}, the NSG in {nsg.subscription}: "
                 "a stack deploys to one subscription")))
+    listed = {i.casefold() for i in (*azure.subnet_ids, *azure.network_interface_ids)}
+    for index, given in enumerate(adopt.associations):
+        if given.casefold() not in listed:
+            problems.append((path, f"azure.adopt.associations[{index}]", (
+                "is not in azure.associate.subnet_ids or network_interface_ids: only an "
+                "association the stack declares can be imported")))
     seen: dict[str, int] = {}
     for index, name in enumerate(adopt.rules):
         first = seen.setdefault(name.casefold(), index)

@@ -342,9 +342,16 @@ def test_terraform_reads_the_import_blocks_and_depends_on(adopted_stack, tmp_pat
     every `import` block and `depends_on` list exactly as synthesized, but for the type in
     the addresses. (`"${type.name}"` in depends_on, the CDK's usual spelling, is an
     "Invalid expression" to Terraform; the test fails on it.)"""
-    import terraform
-
     stack, _ = adopted_stack
+    document = validate_meta_arguments(stack, tmp_path)
+    assert sum("depends_on" in r for r in document["resource"]["terraform_data"].values()) == 2
+    assert len(document["import"]) == 7
+
+
+def validate_meta_arguments(stack: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """`terraform validate` of the stack's import blocks and depends_on, its resources
+    replaced by terraform_data under the same names; returns the document validated."""
+    import terraform
 
     def retyped(address: str) -> str:
         return "terraform_data." + address.split(".", 1)[1]
@@ -355,14 +362,46 @@ def test_terraform_reads_the_import_blocks_and_depends_on(adopted_stack, tmp_pat
             resources[name] = {"input": name}
             if "depends_on" in body:
                 resources[name]["depends_on"] = [retyped(d) for d in body["depends_on"]]
-    assert sum("depends_on" in r for r in resources.values()) == 2
     document = {"resource": {"terraform_data": resources},
                 "import": [{**block, "to": retyped(block["to"])} for block in stack["import"]]}
-    assert len(document["import"]) == 7
     folder = tmp_path / "shape"
     folder.mkdir()
     (folder / "main.tf.json").write_text(json.dumps(document))
     terraform.validate(folder)
+    return document
+
+
+SUBNET = f"/subscriptions/{SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-mail/subnets/snet-dmz"
+NIC = f"{PROVIDERS}/networkInterfaces/nic-mailgw-1"
+
+
+def test_live_associations_are_imported_not_created(arm, deployment_file, capsys, tmp_path):
+    """The hand-made NSG guards a subnet and an appliance's interface already; the file
+    declares both associations: creating them would fail (Azure has them), so adopt records
+    them and synth imports each, with the ids azurerm documents (the subnet's id; the
+    interface's and the NSG's joined by '|'). An association the NSG lacks is created."""
+    other = NIC.replace("nic-mailgw-1", "nic-mailgw-2")
+    deployment_file.write_text(FILE + "  associate:\n"
+                               f"    subnet_ids: [{SUBNET}]\n"
+                               f"    network_interface_ids: [{NIC}, {other}]\n")
+    body = hand_made_nsg()
+    body["properties"]["subnets"] = [{"id": SUBNET.upper()}]  # ARM's case may differ
+    body["properties"]["networkInterfaces"] = [{"id": NIC}]
+    arm.put_nsg(SUB, RG, body)
+    report = adopted(arm, deployment_file, capsys)
+    assert report["adopt"]["associations"] == [SUBNET, NIC]
+    stack = synthesized_stack(deployment_file, tmp_path / "out")
+    imports = {i["to"].split(".")[0]: i["id"] for i in stack["import"]
+               if "association" in i["to"]}
+    assert imports == {"azurerm_subnet_network_security_group_association": SUBNET,
+                       "azurerm_network_interface_security_group_association": f"{NIC}|{NSG_ID}"}
+    nic_associations = stack["resource"]["azurerm_network_interface_security_group_association"]
+    assert len(nic_associations) == 2  # the second interface's is created
+    from test_schema_equivalence import prebuilt_stacks
+
+    prebuilt = prebuilt_stacks({"adopted": stack}, tmp_path / "prebuilt")["adopted"]
+    assert sorted(prebuilt["import"], key=str) == sorted(stack["import"], key=str)
+    validate_meta_arguments(stack, tmp_path)
 
 
 def test_a_stack_that_adopts_nothing_has_no_imports_and_no_ordering(synthesized):
@@ -540,6 +579,10 @@ def load(tmp_path: Path, adopt_yaml: str) -> str:
      "azure.adopt.rules[0]", "an NSG rule name"),
     (f"    network_security_group_id: {NSG_ID}/../x\n", "azure.adopt.network_security_group_id",
      "the id of a network security group"),
+    (f"    network_security_group_id: {NSG_ID}\n    associations: [{PROVIDERS}/networkInterfaces/nic-x]\n",
+     "azure.adopt.associations[0]", "is not in azure.associate.subnet_ids or network_interface_ids"),
+    (f"    network_security_group_id: {NSG_ID}\n    associations: [{NSG_ID}]\n",
+     "azure.adopt.associations[0]", "the id of a subnet"),
     ("    application_security_group_id: " + ASG_ID + "\n",
      "azure.adopt.network_security_group_id", "is required"),
 ])

@@ -318,6 +318,7 @@ locals {
       network_interface_ids          = "the id of a network interface: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/networkInterfaces/<name>"
       network_security_group_id      = "the id of a network security group: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/networkSecurityGroups/<name>"
       application_security_group_id  = "the id of an application security group: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/applicationSecurityGroups/<name>"
+      associations                   = "the id of a subnet (/subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<name>) or of a network interface (/subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/networkInterfaces/<name>)"
     }
     asgs_per_binding = 10
     backends         = ["s3", "azurerm", "gcs", "http", "local", "remote"]

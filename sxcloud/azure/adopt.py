@@ -151,6 +151,12 @@ def adopt(data: dict[str, Any], path: Path, nsg_id: ArmId, asg_id: ArmId | None,
                          and outcomes[v.name].outcome != UNMANAGED]
     if not settings["rules"]:
         del settings["rules"]
+    attached = {item.id.casefold() for item in [*(live.nsg.subnets or []),
+                                                *(live.nsg.network_interfaces or [])] if item.id}
+    associations = [i for i in (*azure.subnet_ids, *azure.network_interface_ids)
+                    if i.casefold() in attached]
+    if associations:  # created, they would fail: Azure has them already
+        settings["associations"] = associations
     defaults = _default_drafts(live.nsg, views, _intended(settled, nsg_arm), ids,
                                {e.id for e in deployment.exceptions}, nsg_arm, today)
     drafts = list(candidates.values()) + [entry for _, entry in defaults]

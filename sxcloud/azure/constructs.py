@@ -29,6 +29,7 @@ class ApplianceNsg(Construct):
                  plan: NsgPlan) -> None:
         super().__init__(scope, id_)
         self.resource_group = resource_group
+        self.imports = plan.imports
         self.asg = ApplicationSecurityGroup(
             self, attributes.ASG_NAME,
             **attributes.grouped(plan.asg_name, location, resource_group, plan.tags))
@@ -63,15 +64,24 @@ class ApplianceNsg(Construct):
         return resource
 
     def associate(self, *, subnet_ids: tuple[str, ...], network_interface_ids: tuple[str, ...]) -> None:
-        """Attach the NSG to subnets and NICs; the NICs (the appliances') also join the ASG."""
+        """Attach the NSG to subnets and NICs; the NICs (the appliances') also join the ASG.
+        An association the adopted NSG has already is imported (azurerm's import ids: the
+        subnet's id; the NIC's and the NSG's, joined by '|')."""
+        live = {a.casefold() for a in self.imports.associations}
         for subnet in subnet_ids:
             key = association_key("subnet", subnet)
-            SubnetNsgAssociation(self, key, subnet_id=subnet,
-                                 network_security_group_id=self.nsg.id).override_logical_id(key)
+            resource = SubnetNsgAssociation(self, key, subnet_id=subnet,
+                                            network_security_group_id=self.nsg.id)
+            resource.override_logical_id(key)
+            if subnet.casefold() in live:
+                resource.adopt(subnet)
         for nic in network_interface_ids:
             key = association_key("nic", nic)
-            NicNsgAssociation(self, key, network_interface_id=nic,
-                              network_security_group_id=self.nsg.id).override_logical_id(key)
+            resource = NicNsgAssociation(self, key, network_interface_id=nic,
+                                         network_security_group_id=self.nsg.id)
+            resource.override_logical_id(key)
+            if nic.casefold() in live:
+                resource.adopt(f"{nic}|{self.imports.nsg}")
             key = association_key("nic_asg", nic)
             NicAsgAssociation(self, key, network_interface_id=nic,
                               application_security_group_id=self.asg.id).override_logical_id(key)

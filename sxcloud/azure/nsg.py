@@ -57,6 +57,7 @@ class Imports:
     nsg: str | None = None
     asg: str | None = None
     rules: tuple[tuple[str, str], ...] = ()  # (rule name, ARM id), in the plan's order
+    associations: tuple[str, ...] = ()  # subnet and NIC ids whose association with the NSG is live
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,7 @@ def _imports(deployment: Deployment, rules: list[NsgRule]) -> Imports:
     wanted = set(adopt.rules)
     return Imports(nsg.id, asg.id if asg else None,
                    tuple((r.name, f"{nsg.id}/securityRules/{r.name}") for r in rules
-                         if r.name in wanted))
+                         if r.name in wanted), adopt.associations)
 
 
 def _allow(direction: str, role: str, address: Address, protocol: str,
