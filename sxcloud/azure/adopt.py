@@ -16,7 +16,10 @@ priorities are unique per direction, so (docs/adopt-azure.md):
   never touches a rule that is not in its configuration, so it stays as it is, and audit
   reports it until a reviewed change removes it;
 - a live rule, taken over or not, whose priority is that of a rule sxcloud must create is
-  refused: sxcloud's priorities are fixed, and Azure refuses two rules at one priority.
+  refused: sxcloud's priorities are fixed, and Azure refuses two rules at one priority;
+- what the NSG's default allow rules let through for the appliances is kept by draft
+  exceptions after every live rule, since sxcloud's denies end the defaults;
+- the associations of `azure.associate` that the NSG has already are imported.
 
 Every decision is checked against the real loader and planner: the draft exceptions are
 added to the file's data and loaded (config.parse), the result planned (plan.plan), and
