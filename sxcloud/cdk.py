@@ -106,6 +106,12 @@ class TypedResource(core.TerraformResource):
         """A reference to one of the resource's attributes, e.g. `id` (a CDK token)."""
         return Reference(self.get_string_attribute(attribute))
 
+    def after(self, others: list["TypedResource"]) -> None:
+        """Create or change this resource only after `others` (`depends_on`), each named by
+        its bare address `type.name`: Terraform's JSON syntax takes no template there
+        (`${type.name}`, the runtime's `fqn`, is "Invalid expression" to Terraform 1.11)."""
+        self.depends_on = [f"{other.TYPE}.{other.friendly_unique_id}" for other in others]
+
 
 class TypedProvider(core.TerraformProvider):
     """A provider block, with `required_providers` source and version constraint."""

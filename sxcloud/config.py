@@ -66,6 +66,32 @@ class AwsTarget:
 
 
 @dataclass(frozen=True)
+class ArmId:
+    """The parts of a Microsoft.Network resource id (the schema checked its form)."""
+
+    id: str
+    subscription: str
+    resource_group: str
+    name: str
+
+    @classmethod
+    def parse(cls, arm_id: str) -> "ArmId":
+        parts = arm_id.split("/")  # "", subscriptions, SUB, resourceGroups, RG, providers, ...
+        return cls(arm_id, parts[2], parts[4], parts[-1])
+
+
+@dataclass(frozen=True)
+class AzureAdoption:
+    """`azure.adopt`: the live NSG (and ASG) the stack takes over, and the live rules it
+    imports by name."""
+
+    network_security_group: ArmId
+    application_security_group: ArmId | None
+    rules: tuple[str, ...]
+    associations: tuple[str, ...] = ()  # subnet and NIC ids of azure.associate, attached live
+
+
+@dataclass(frozen=True)
 class AzureTarget:
     location: str
     resource_group: str
@@ -73,6 +99,7 @@ class AzureTarget:
     subnet_ids: tuple[str, ...]
     network_interface_ids: tuple[str, ...]
     backend: Backend
+    adopt: AzureAdoption | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +192,8 @@ def parse(data: Any, path: Path) -> Deployment:
     aws = _aws(data["aws"]) if "aws" in data else None
     azure = _azure(data["azure"]) if "azure" in data else None
     deployment = Deployment(path, data["name"], appliance, roles, aws, azure)
+    if azure and azure.adopt:
+        _check_azure_adoption(azure, path, problems)
     given = {role for role, entries in data["roles"].items() if entries}
     _check_required_roles(deployment, given, problems)
     bound = {cloud: set(target.bindings) for cloud, target in deployment.targets.items()}
@@ -282,6 +311,12 @@ _PATTERN_HINTS = {
                                       f"{_ARM_ID}applicationSecurityGroups/<name>",
     "subnet_ids": f"the id of a subnet: {_ARM_ID}virtualNetworks/<vnet>/subnets/<name>",
     "network_interface_ids": f"the id of a network interface: {_ARM_ID}networkInterfaces/<name>",
+    "network_security_group_id": "the id of a network security group: "
+                                 f"{_ARM_ID}networkSecurityGroups/<name>",
+    "application_security_group_id": "the id of an application security group: "
+                                     f"{_ARM_ID}applicationSecurityGroups/<name>",
+    "associations": f"the id of a subnet ({_ARM_ID}virtualNetworks/<vnet>/subnets/<name>) "
+                    f"or of a network interface ({_ARM_ID}networkInterfaces/<name>)",
 }
 
 
@@ -312,9 +347,17 @@ _ADOPT_HINTS = {
 }
 
 
+#: Hints for the keys of `azure.adopt`.
+_AZURE_ADOPT_HINTS = {
+    "rules": "an NSG rule name: 1-80 letters, digits, '_', '.' and '-', starting with a "
+             "letter or digit and ending with a letter, digit or '_'",
+}
+
+
 def _pattern_hint(where: list[Any]) -> str:
     hints = _EXCEPTION_HINTS if where[:1] == ["exceptions"] else (
-        _ADOPT_HINTS if where[:2] == ["aws", "adopt"] else {})
+        _ADOPT_HINTS if where[:2] == ["aws", "adopt"] else
+        _AZURE_ADOPT_HINTS if where[:2] == ["azure", "adopt"] else {})
     for part in reversed(where):
         if isinstance(part, str) and part in hints:
             return hints[part]
@@ -401,10 +444,51 @@ def _azure(section: dict[str, Any]) -> AzureTarget:
     bindings = {role: tuple(b["application_security_group_ids"])
                 for role, b in section.get("bindings", {}).items()}
     associate = section.get("associate", {})
+    adopt = section.get("adopt")
+    adoption = AzureAdoption(
+        ArmId.parse(adopt["network_security_group_id"]),
+        ArmId.parse(adopt["application_security_group_id"])
+        if "application_security_group_id" in adopt else None,
+        tuple(adopt.get("rules", ())), tuple(adopt.get("associations", ()))) if adopt else None
     return AzureTarget(section["location"], section["resource_group"], bindings,
                        tuple(associate.get("subnet_ids", ())),
                        tuple(associate.get("network_interface_ids", ())),
-                       _backend(section.get("backend")))
+                       _backend(section.get("backend")), adoption)
+
+
+def _check_azure_adoption(azure: AzureTarget, path: Path, problems: Problems) -> None:
+    """The adopted NSG and ASG lie where the stack builds (azure.resource_group, written
+    with the same case: Terraform compares names with case and would replace them), in one
+    subscription; rule names are unique without case, as Azure compares them."""
+    adopt = azure.adopt
+    assert adopt is not None
+    nsg = adopt.network_security_group
+    for key, arm_id in (("network_security_group_id", nsg),
+                        ("application_security_group_id", adopt.application_security_group)):
+        if arm_id is None:
+            continue
+        if arm_id.resource_group != azure.resource_group:
+            problems.append((path, f"azure.adopt.{key}", (
+                f"is in resource group {arm_id.resource_group}, but azure.resource_group is "
+                f"{azure.resource_group}: the stack builds in azure.resource_group, and "
+                "Terraform replaces an NSG or ASG whose resource group changes (names compared "
+                "with case); set azure.resource_group to the adopted one's, as the id writes it")))
+        if arm_id.subscription.casefold() != nsg.subscription.casefold():
+            problems.append((path, f"azure.adopt.{key}", (
+                f"is in subscription {arm_id.subscription}, the NSG in {nsg.subscription}: "
+                "a stack deploys to one subscription")))
+    listed = {i.casefold() for i in (*azure.subnet_ids, *azure.network_interface_ids)}
+    for index, given in enumerate(adopt.associations):
+        if given.casefold() not in listed:
+            problems.append((path, f"azure.adopt.associations[{index}]", (
+                "is not in azure.associate.subnet_ids or network_interface_ids: only an "
+                "association the stack declares can be imported")))
+    seen: dict[str, int] = {}
+    for index, name in enumerate(adopt.rules):
+        first = seen.setdefault(name.casefold(), index)
+        if first != index:
+            problems.append((path, f"azure.adopt.rules[{index}]", (
+                f"'{name}' is also rules[{first}]: Azure compares rule names without case")))
 
 
 def _url_problems(data: Any, path: Path, problems: Problems) -> None:

@@ -338,6 +338,44 @@ def _write(tmp_path: Path, data) -> Path:
     return path
 
 
+NSG = f"{SUB}/networkSecurityGroups/nsg-mailgw"
+
+
+def test_azure_adopt_is_validated_naming_each_key(tmp_path):
+    """`azure.adopt` (written by `sxcloud adopt azure`, then the user's to edit): ids whose
+    segments could carry a template or name another resource type, rule names outside
+    Azure's characters, and objects outside the file's resource group, each refused with
+    its key; the ids reach import blocks, the names Terraform addresses."""
+    adopt = "azure__adopt"
+    cases = [
+        ({"network_security_group_id": NSG + INJECTION}, "azure.adopt.network_security_group_id",
+         "the id of a network security group"),
+        ({"network_security_group_id": NSG.replace("6f0c1d2e", "%{if}")},
+         "azure.adopt.network_security_group_id", "the id of a network security group"),
+        ({"network_security_group_id": NSG + "/securityRules/x"},
+         "azure.adopt.network_security_group_id", "the id of a network security group"),
+        ({"network_security_group_id": ASG}, "azure.adopt.network_security_group_id",
+         "the id of a network security group"),
+        ({"network_security_group_id": NSG, "application_security_group_id": NSG},
+         "azure.adopt.application_security_group_id", "the id of an application security group"),
+        ({"network_security_group_id": NSG, "rules": [INJECTION]}, "azure.adopt.rules[0]",
+         "an NSG rule name"),
+        ({"network_security_group_id": NSG, "rules": ["allow\u202ein"]}, "azure.adopt.rules[0]",
+         "control or format characters"),
+        ({"network_security_group_id": NSG.replace("rg-mail", "rg-other")},
+         "azure.adopt.network_security_group_id", "is in resource group rg-other"),
+        ({"network_security_group_id": NSG, "owner": "me"}, "azure.adopt.owner", "unknown key"),
+    ]
+    for given, want_key, hint in cases:
+        key, message = one(refused(tmp_path, edited(**{adopt: given})))
+        assert key == want_key and hint in message, (key, message)
+    loaded = config.load(_write(tmp_path, edited(**{adopt: {
+        "network_security_group_id": NSG, "application_security_group_id": ASG.replace(
+            "asg-exchange", "asg-mailgw"), "rules": ["allow-in-internet-tcp"]}})))
+    assert loaded.azure.adopt.network_security_group.name == "nsg-mailgw"
+    assert loaded.azure.adopt.application_security_group.name == "asg-mailgw"
+
+
 EXCEPTION = {"id": "noc-snmp", "direction": "inbound", "protocol": "udp", "ports": [161],
              "peer": {"cidrs": ["10.0.50.10/32"]}, "reason": "SNMP polling by the NOC",
              "owner": "noc-team", "ticket": "CHG-1234", "expires": "2027-06-30"}

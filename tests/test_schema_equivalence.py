@@ -73,15 +73,27 @@ def stacks(synthesized, tmp_path_factory):
 
 def prebuilt_stacks(ours: dict, outdir) -> dict:
     """Our stacks (name -> cdk.tf.json) given to the prebuilt classes in one app, as they
-    synthesize them."""
+    synthesize them; an adopted stack's `import` blocks and `depends_on` through the
+    prebuilt resources' own `import_from` and `depends_on`."""
     app = core.App(outdir=str(outdir))
     for name, stack_json in ours.items():
         stack = core.TerraformStack(app, name)
         for provider, blocks in stack_json["provider"].items():
             PROVIDERS[provider](stack, provider, **blocks[0])
+        made = {}
         for kind, items in stack_json["resource"].items():
             for key, body in items.items():
-                PREBUILT[kind](stack, key, **_body(body)).override_logical_id(key)
+                attributes = {k: v for k, v in _body(body).items() if k != "depends_on"}
+                made[f"{kind}.{key}"] = PREBUILT[kind](stack, key, **attributes)
+                made[f"{kind}.{key}"].override_logical_id(key)
+        for block in stack_json.get("import", ()):
+            made[block["to"]].import_from(block["id"])
+        for kind, items in stack_json["resource"].items():
+            for key, body in items.items():
+                if "depends_on" in body:  # addresses "type.name", from the prebuilt resources
+                    made[f"{kind}.{key}"].depends_on = [
+                        f"{made[d].terraform_resource_type}.{made[d].friendly_unique_id}"
+                        for d in body["depends_on"]]
     app.synth()
     return {name: json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text())
             for name in ours}

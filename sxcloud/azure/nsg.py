@@ -50,9 +50,21 @@ class NsgRule:
 
 
 @dataclass(frozen=True)
+class Imports:
+    """The live objects an adopted stack takes over (Terraform `import` blocks): ARM ids of
+    the NSG and the ASG (None: created), and of the live rules, by rule name."""
+
+    nsg: str | None = None
+    asg: str | None = None
+    rules: tuple[tuple[str, str], ...] = ()  # (rule name, ARM id), in the plan's order
+    associations: tuple[str, ...] = ()  # subnet and NIC ids whose association with the NSG is live
+
+
+@dataclass(frozen=True)
 class NsgPlan:
     nsg_name: str
     asg_name: str
     tags: dict[str, str]
     rules: tuple[NsgRule, ...]
     warnings: tuple[str, ...]
+    imports: Imports = Imports()

@@ -36,8 +36,8 @@ from . import limits
 # The NSG's types live in .nsg (limits reads them too); plan re-exports them, as the place
 # where callers have always found them.
 from .nsg import (  # noqa: F401
-    ANY, APPLIANCE_ASG, APPLIANCES, ASGS, INBOUND_AZ, OUTBOUND_AZ, TAG, V4, V6, Address, NsgPlan,
-    NsgRule)
+    ANY, APPLIANCE_ASG, APPLIANCES, ASGS, INBOUND_AZ, OUTBOUND_AZ, TAG, V4, V6, Address, Imports,
+    NsgPlan, NsgRule)
 
 _KINDS = (TAG, ASGS, V4, V6)
 _PROTOCOLS = (TCP, UDP, ALL)
@@ -119,10 +119,43 @@ def plan(deployment: Deployment) -> NsgPlan:
     collisions = _exception_collisions(rules)
     if collisions:  # before the limits, which would name the same rules less helpfully
         raise InputError([(deployment.path, key, message) for key, message in collisions])
-    result = NsgPlan(nsg_name(deployment.name), asg_name(deployment.name),
-                     tags(deployment.name), tuple(rules), tuple(_warnings(deployment)))
+    adopt = deployment.azure.adopt
+    result = NsgPlan(
+        adopt.network_security_group.name if adopt else nsg_name(deployment.name),
+        adopt.application_security_group.name if adopt and adopt.application_security_group
+        else asg_name(deployment.name),
+        tags(deployment.name), tuple(rules), tuple(_warnings(deployment)),
+        _imports(deployment, rules))
     _check(result, deployment)
     return result
+
+
+def _imports(deployment: Deployment, rules: list[NsgRule]) -> Imports:
+    """What an adopted stack imports: the NSG, the ASG if adopted, and each rule named in
+    `azure.adopt.rules`, which must be a rule of this plan (an import block for a resource
+    the configuration lacks is an error in Terraform)."""
+    assert deployment.azure is not None
+    adopt = deployment.azure.adopt
+    if adopt is None:
+        return Imports()
+    nsg = adopt.network_security_group
+    by_name = {r.name: r for r in rules}
+    problems = []
+    for index, name in enumerate(adopt.rules):
+        if name not in by_name:
+            near = [r.name for r in rules if r.name.casefold() == name.casefold()]
+            hint = (f"; the plan's rule is written {near[0]} (Terraform compares names with "
+                    "case)" if near else "; remove it here too when you remove its exception "
+                    "or option (after the first apply these names may all go)")
+            problems.append((deployment.path, f"azure.adopt.rules[{index}]",
+                             f"no rule of the plan is named {name}{hint}"))
+    if problems:
+        raise InputError(problems)
+    asg = adopt.application_security_group
+    wanted = set(adopt.rules)
+    return Imports(nsg.id, asg.id if asg else None,
+                   tuple((r.name, f"{nsg.id}/securityRules/{r.name}") for r in rules
+                         if r.name in wanted), adopt.associations)
 
 
 def _allow(direction: str, role: str, address: Address, protocol: str,

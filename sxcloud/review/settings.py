@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from ..config import AwsTarget, Backend, Deployment
+from ..config import AwsTarget, AzureTarget, Backend, Deployment
 from . import hosts
 from .policyfile import NONE, PATH as POLICY_PATH, Policy
 
@@ -30,6 +30,9 @@ NICS = "azure.associate.network_interface_ids"
 _LISTS = (SUBNETS, NICS)
 ADOPT_GROUP = "aws.adopt.group_id"
 ADOPT_RULES = "aws.adopt.rules"  # compared as sets: each id added or removed
+ADOPT_NSG = "azure.adopt.network_security_group_id"
+ADOPT_ASG = "azure.adopt.application_security_group_id"
+ADOPT_NSG_RULES = "azure.adopt.rules"
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,20 @@ def of(deployment: Deployment | None, cloud: str) -> list[Setting]:
                  Setting("azure.resource_group", azure.resource_group)]
                 + [Setting(SUBNETS, s) for s in azure.subnet_ids]
                 + [Setting(NICS, n) for n in azure.network_interface_ids]
+                + _azure_adoption(azure)
                 + _backend("azure", azure.backend))
     return []
+
+
+def _azure_adoption(azure: AzureTarget) -> list[Setting]:
+    """`azure.adopt`: the hand-made NSG (its name is kept) and ASG the stack takes over, and
+    how many live rules it imports (each by its name, kept as the rule's)."""
+    if azure.adopt is None:
+        return []
+    adopt = azure.adopt
+    nsg, asg = adopt.network_security_group, adopt.application_security_group
+    return ([Setting(ADOPT_NSG, nsg.id)] + ([Setting(ADOPT_ASG, asg.id)] if asg else [])
+            + [Setting(ADOPT_NSG_RULES, len(adopt.rules))])
 
 
 def _adoption(aws: AwsTarget) -> list[Setting]:
@@ -249,6 +264,8 @@ def _meaning(key: str, old: Setting | None, new: Setting | None, before: list[Se
     was = f" (was {old.shown})" if old else ""
     if key.startswith("aws.adopt."):
         return _adoption_meaning(key, old, new, was)
+    if key.startswith("azure.adopt."):
+        return _azure_adoption_meaning(key, old, new, was)
     says = _SAYS.get(key)
     if says is None:
         return (f"{key}: {old.shown if old else 'not set'} -> "
@@ -288,6 +305,32 @@ def _adoption_meaning(key: str, old: Setting | None, new: Setting | None,
         return ("The mapping of live rules goes; rules already imported stay in the "
                 "state.", False)
     return f"{new.shown} live rules are imported, each by the rule that takes it over.", False
+
+
+def _azure_adoption_meaning(key: str, old: Setting | None, new: Setting | None,
+                            was: str) -> tuple[str, bool]:
+    """The sentence for a change to `azure.adopt` (the NSG and ASG a stack took over in
+    place, whose names it keeps): adopting is shown; dropping one (the stack's own name
+    comes back, and a new name replaces the object) or another one is a finding."""
+    if key == ADOPT_NSG_RULES:
+        if new is None:
+            return ("The list of live rules to import goes; rules already imported stay in "
+                    "the state.", False)
+        return (f"{new.shown} live NSG rules are imported, each by the rule of the same name "
+                "(sxcloud's, or a draft exception's).", False)
+    what = "NSG" if key == ADOPT_NSG else "application security group"
+    if new is None:
+        return (f"The adopted {what}{was} is dropped: the stack gives it its own name again, "
+                "and Azure cannot rename it, so Terraform replaces it.", True)
+    name = new.shown.rsplit("/", 1)[-1]
+    if old is None:
+        return (f"The stack takes over the hand-made {what} {new.shown} in place (Terraform "
+                f"imports it, no new one) and keeps its name {name}"
+                + ("; its live rules are taken over by sxcloud's rules of the same name, kept "
+                   "as draft exceptions with their names and priorities, or left unmanaged"
+                   if key == ADOPT_NSG else "") + ".", False)
+    return (f"The stack now takes over {new.shown}{was}: another {what} than the one it "
+            "held.", True)
 
 
 def current(deployment: Deployment, cloud: str) -> list[tuple[str, str]]:

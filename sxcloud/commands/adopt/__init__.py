@@ -17,11 +17,17 @@ sxcloud's loader (so nothing it would refuse is written) and, with --write, repl
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any, Callable
 
-from ..common import add_cloud_group, run_cloud
+from ... import yamlfile
+from ...config import Deployment, parse
+from ...errors import InputError
+from ..common import add_cloud_group, add_json, print_json, print_text, run_cloud, warn
+from . import report, yamledit
 
 #: The clouds with an adopt command (a module of this package each).
-CLOUDS: tuple[str, ...] = ("aws",)
+CLOUDS: tuple[str, ...] = ("aws", "azure")
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -37,3 +43,45 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     return run_cloud(__name__, args)
+
+
+def add_output(parser: argparse.ArgumentParser) -> None:
+    """--write and --json, as every cloud's adopt command takes them."""
+    parser.add_argument("--write", action="store_true",
+                        help="add the entries to FILE in place (comments and key order kept; "
+                             "replaced atomically)")
+    add_json(parser)
+
+
+def read_file(args: argparse.Namespace, cloud: str) -> tuple[Any, Deployment]:
+    """FILE's data (as sxcloud.yamlfile reads it) and its Deployment, which must have the
+    `cloud` section; with --write, FILE is first checked to be replaceable (before any
+    request to a cloud)."""
+    path: Path = args.file
+    if args.write:
+        yamledit.check_target(path)
+    data = yamlfile.read(path)
+    deployment = parse(data, path)
+    if deployment.targets.get(cloud) is None:
+        what = "security group" if cloud == "aws" else "NSG"
+        raise InputError.one(path, cloud, f"is not in this file, so there is no {what} to "
+                             "adopt into it; add the section first")
+    return data, deployment
+
+
+def conclude(args: argparse.Namespace, adopt: dict[str, Any], exceptions: list[dict[str, Any]],
+             check: Callable[[str], None], build: Callable[[bool], report.Report]) -> int:
+    """With --write, FILE edited (`<cloud>.adopt` set, `exceptions` appended), read back by
+    `check(text)` and replaced atomically; then the report `build(written)` printed, as a
+    table or JSON. Exit 0."""
+    text = yamledit.edited(args.file, args.cloud, adopt, exceptions) if args.write else None
+    if text is not None:
+        check(text)
+        yamledit.replace(args.file, text)
+    result = build(text is not None)
+    warn(list(result.warnings))
+    if args.json:
+        print_json(report.data(result))
+    else:
+        print_text(report.text(result))
+    return 0

@@ -19,13 +19,14 @@ from . import yamledit
 TAKEN = "taken over"  # by a planned vendor rule (or an exception already in the file)
 DRAFT = "draft exception"  # by a draft exception written by this adoption
 CREATE = "to be created"  # planned, not live
+UNMANAGED = "kept unmanaged"  # live, left as it is outside Terraform (Azure: no exception states it)
 
 
 @dataclass(frozen=True)
 class Row:
     """One live rule and what takes it over, or one planned rule to be created."""
 
-    outcome: str  # TAKEN, DRAFT or CREATE
+    outcome: str  # TAKEN, DRAFT, CREATE or UNMANAGED
     live_id: str  # the live rule's id (sgr-..., an NSG rule's name); "" for CREATE
     direction: str  # as the cloud names it (ingress, Inbound, ...)
     service: str  # tcp/25, all, ...
@@ -55,7 +56,8 @@ def text(report: Report) -> str:
     head = (f"{report.file}: adopting {what} ({report.cloud})\n"
             f"{report.count(TAKEN)} live rules taken over by sxcloud's rules, "
             f"{report.count(DRAFT)} kept as draft exceptions, "
-            f"{report.count(CREATE)} to be created\n\n")
+            + (f"{report.count(UNMANAGED)} kept unmanaged, " if report.count(UNMANAGED) else "")
+            + f"{report.count(CREATE)} to be created\n\n")
     table = tables.render(("OUTCOME", "LIVE RULE", "DIRECTION", "SERVICE", "PEER", "SXCLOUD RULE",
                            "NOTE"),
                           [(r.outcome, r.live_id or "-", r.direction, r.service, r.peer, r.rule,
