@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from sxcloud import catalog, config, policy, validation
+from sxcloud import catalog, config, escape, policy, validation
 from sxcloud.aws import plan as aws_plan
 from sxcloud.azure import limits as azure_limits
 from sxcloud.azure import plan as azure_plan
@@ -98,7 +98,16 @@ def _schema() -> dict[str, Any]:
         "asgs_per_binding": defs["azureBinding"]["properties"]["application_security_group_ids"]["maxItems"],
         "backends": list(defs["backend"]["properties"]),
         "widest_prefix": {f"IPv{v}": p for v, p in validation.WIDEST_PREFIX.items()},
+        "routed_ipv6": {"network": str(validation.ROUTED_IPV6),
+                        "widest_prefix": validation.WIDEST_ROUTED_IPV6},
+        "terminal_escapes": _terminal_escapes(),
     }
+
+
+def _terminal_escapes() -> dict[str, str]:
+    """Every character that escape.terminal escapes -> the text it shows instead."""
+    chars = (chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    return {c: shown for c in chars if (shown := escape.terminal(c)) != c}
 
 
 #: An endpoint URL as validation.endpoint_problem takes it (its host and path patterns); the
@@ -188,7 +197,7 @@ def rules_catalog() -> str:
         "azure_tables": _azure(),
     }
     sources = ("sxcloud/catalog.py, policy.py,\n# deployment.schema.json, aws/plan.py, "
-               "azure/plan.py, azure/limits.py")
+               "azure/plan.py, azure/limits.py, validation.py, escape.py")
     return HEADER.format(sources=sources) + "\nlocals " + hcl.value(data) + "\n"
 
 
