@@ -121,6 +121,9 @@ def _many(count: int, second: int = 0) -> list[str]:
 #: OSC 8 hyperlink whose text hides where it points.
 BEL, CSI = "\x07", "\x1b[2J\x9b31m"
 OSC8 = "\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\"
+#: Every character the loader escapes, to prove the module shows each one as the loader does.
+UNSAFE = "".join(chr(c) for c in range(0x110000)
+                 if not 0xD800 <= c < 0xE000 and terminal(chr(c)) != chr(c))
 
 #: name -> (document, [(key, text the message contains)]); the config tests' bad-input classes
 #: that apply to the module, and the module's own (quota, Azure limits, CIDR forms).
@@ -190,7 +193,7 @@ BAD: dict[str, tuple[object, list[tuple[str, str]]]] = {
     "routed6-half": (_bad("routed6-half", roles__admin_pc=["2000::/4"]),
                      [("roles.admin_pc", "half or more of the routed IPv6 Internet (2000::/3)")]),
     # issue 15: values with ESC, BEL, CSI (C1 and ESC [) and an OSC 8 link reach the error text
-    "terminal-name": (_bad("terminal-name", name=f"mail{CSI}{BEL}"), [("name", "control or format")]),
+    "terminal-name": (_bad("terminal-name", name=f"mail{CSI}{BEL}-{UNSAFE}"), [("name", "control or format")]),
     "terminal-cidr": (_bad("terminal-cidr", roles__admin_pc=[f"10.9.9.0/24{OSC8}"]),
                       [("roles.admin_pc[0]", "control or format")]),
     "terminal-key": (_bad("terminal-key", aws__backend={f"s3{CSI}": {"bucket": "b"}}),
@@ -244,7 +247,7 @@ def test_no_value_reaches_the_terminal_raw(bad_plan):
     for detail in bad_plan:
         raw = [c for c in detail if unicodedata.category(c) in ("Cc", "Cf") and c != "\n"]
         assert not raw, (raw, detail)
-    for shown in (f"The deployment '{terminal('mail' + CSI + BEL)}'",
+    for shown in (f"The deployment '{terminal(f'mail{CSI}{BEL}-{UNSAFE}')}'",
                   terminal(f"'10.9.9.0/24{OSC8}' is not a valid CIDR block"),
                   terminal(f"aws.backend.s3{CSI}: 's3{CSI}' is not a valid key here")):
         assert any(shown in d for d in bad_plan), (shown, bad_plan)
