@@ -156,3 +156,20 @@ def test_the_command_prints_the_comment_and_with_full_the_whole(tmp_path, capsys
     whole = capsys.readouterr().out
     assert fit.size(comment) <= fit.COMMENT_MAX < fit.size(whole)
     assert fit.fit(whole) == comment
+
+
+def test_a_long_list_of_findings_is_cut_between_items():
+    """Findings come as one list per section; thousands of them (a plan that differs from
+    the files everywhere) are kept item by item as far as they fit, never dropped whole."""
+    findings = [f"- :x: rule {i} of the plan is not in the deployment files" for i in range(5000)]
+    report = "\n".join([markdown.MARKER, "## Firewall review (sxcloud)", "", "Summary.", "",
+                        "### s-aws: AWS group", "", "**2 rules**", "",
+                        "#### Plan versus the deployment files", "", *findings, "",
+                        "#### Flows", "", "```mermaid", "flowchart LR", "  a --> b", "```", ""])
+    comment = fit.fit(report)
+    assert fit.size(report) > fit.COMMENT_MAX >= fit.size(comment)
+    kept = [line for line in comment.splitlines() if line.startswith("- :x:")]
+    assert kept == findings[:len(kept)] and len(kept) > 1000
+    assert f"*... {5000 - len(kept)} more items of this list left out" in comment
+    assert "#### Plan versus the deployment files" in comment and "```mermaid" not in comment
+    assert "Flows" in next(line for line in comment.splitlines() if line.startswith(":scissors:"))

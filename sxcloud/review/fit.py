@@ -9,14 +9,14 @@ order, as much as fits of:
 1. the summary at the top, and each stack's heading and summary line;
 2. every finding (each section that holds a `:x:` line: plan versus files, verify, settings
    that send state or credentials elsewhere, ...);
-3. the change of the openings (added, removed and changed, rows cut at the end of the
-   table when not all fit);
+3. the change of the openings (added, removed and changed);
 4. the other sections (settings, other resources, warnings, notes);
 5. the Flows diagrams and the rule matrices.
 
-The report is cut between sections, blocks and table rows, never inside a construct: a
-fenced block (Mermaid), a `<details>` element, a heading, a paragraph or list is kept whole
-or left out; a table keeps its header. A line at the top says how much was left out and
+The report is cut between sections, blocks, table rows and list items, never inside a
+construct: a fenced block (Mermaid), a `<details>` element, a heading or a paragraph is kept
+whole or left out; a table (or list) of the first three kinds that does not fit keeps its
+header and first rows, and a line under it says how many were left out. A line at the top says how much was left out and
 where the whole report is (`sxcloud review --full`, or the CI job's artifact).
 
 This works on the rendered Markdown's own structure (sxcloud's headings and blocks), so a
@@ -56,7 +56,7 @@ class _Block:
     """Lines that are kept or left out together (a table may lose rows at its end)."""
 
     lines: list[str]
-    table: bool = False
+    head: int | None = None  # lines a cut keeps (a table's header: 2, a list: 0); None: whole
     rows_left_out: int = 0
     gap: bool = True  # a blank line follows it (as in the report)
 
@@ -111,7 +111,9 @@ def _blocks(markdown: str) -> list[_Block]:
                 end += 1
         end = min(end, len(lines))
         gap = end >= len(lines) or not lines[end].strip()
-        out.append(_Block(lines[i:end], table=line.startswith("|"), gap=gap))
+        head = 2 if line.startswith("|") else 0 if all(
+            item.startswith("- ") for item in lines[i:end]) else None
+        out.append(_Block(lines[i:end], head=head, gap=gap))
         i = end
     return out
 
@@ -126,7 +128,7 @@ def _sections(markdown: str) -> list[_Section]:
                 priority = SUMMARY
             elif title.startswith(_CHANGE_TITLES):
                 priority = CHANGE
-            elif title.startswith(_BULK_TITLES) or title.startswith("<details>"):
+            elif title.startswith(_BULK_TITLES):
                 priority = BULK
             else:
                 priority = OTHER
@@ -177,33 +179,36 @@ def _choose(sections: list[_Section], budget: int) -> tuple[dict[int, list[_Bloc
                 if used + block.size() <= budget:
                     blocks.append(block)
                     used += block.size()
-                elif block.table:
+                elif block.head is not None:
                     part = _rows_that_fit(block, budget - used)
                     if part is not None:
                         blocks.append(part)
                         used += part.size()
-                    rows_cut += part.rows_left_out if part else len(block.lines) - 2
+                    rows_cut += part.rows_left_out if part else len(block.lines) - block.head
             if blocks:
                 kept[index] = blocks
     return kept, rows_cut
 
 
 def _rows_that_fit(table: _Block, room: int) -> _Block | None:
-    """The table's header and first rows that fit `room`, and a line saying how many rows
-    are left out (a paragraph after the table, so the table itself stays whole)."""
-    lines = table.lines[:2]
+    """The table's header (none for a list) and the first rows or items that fit `room`, and
+    a line saying how many are left out (a paragraph after it, so the table stays whole)."""
+    assert table.head is not None
+    lines = table.lines[:table.head]
     note_size = 80
     total = sum(size(line) + 1 for line in lines) + 1 + note_size
     if total > room:
         return None
-    for row in table.lines[2:]:
+    for row in table.lines[table.head:]:
         if total + size(row) + 1 > room:
             break
         lines.append(row)
         total += size(row) + 1
     left = len(table.lines) - len(lines)
-    return _Block(lines + ["", f"*... {left} more row{'s' * (left != 1)} of this table left "
-                           "out to fit one comment.*"], table=True, rows_left_out=left)
+    kind = "row" if table.head else "item"
+    return _Block(lines + ["", f"*... {left} more {kind}{'s' * (left != 1)} of this "
+                           f"{'table' if table.head else 'list'} left out to fit one "
+                           "comment.*"], head=table.head, rows_left_out=left)
 
 
 def _render(sections: list[_Section], kept: dict[int, list[_Block]], rows_cut: int,
@@ -230,7 +235,7 @@ def _note(left_out: list[_Section], rows_cut: int, whole: int, limit: int) -> st
     shown = parts[:_NOTE_PARTS] + ([f"{len(parts) - _NOTE_PARTS} more sections"]
                                    if len(parts) > _NOTE_PARTS else [])
     if rows_cut:
-        shown.append(f"{rows_cut} table row{'s' * (rows_cut != 1)}")
+        shown.append(f"{rows_cut} table row{'s' * (rows_cut != 1)} or list items")
     return (f":scissors: **This report ({whole:,} characters) is cut to fit one comment "
             f"({limit:,} characters).** Every finding is below as far as it fits. Left "
             f"out: {'; '.join(shown) or 'nothing'}. The whole report: `sxcloud review --full` "
