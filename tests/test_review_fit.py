@@ -151,9 +151,11 @@ def test_the_command_prints_the_comment_and_with_full_the_whole(tmp_path, capsys
     head, base = _files(tmp_path)
     monkeypatch.chdir(tmp_path)
     assert cli.main(["review", str(head), "--base", str(base)]) == 1  # the finding
-    comment = capsys.readouterr().out
+    comment, err = capsys.readouterr()
+    assert "is cut to fit one comment; --full prints the whole" in err
     assert cli.main(["review", str(head), "--full", "--base", str(base)]) == 1
-    whole = capsys.readouterr().out
+    whole, err = capsys.readouterr()
+    assert "cut" not in err
     assert fit.size(comment) <= fit.COMMENT_MAX < fit.size(whole)
     assert fit.fit(whole) == comment
 

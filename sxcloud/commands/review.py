@@ -66,7 +66,11 @@ def run(args: argparse.Namespace) -> int:
         print_json(data.review(review))
     else:
         report = markdown.render(review)
-        sys.stdout.write(report if args.full else fit.fit(report))
+        comment = report if args.full else fit.fit(report)
+        if comment != report:
+            progress(f"the report ({fit.size(report):,} characters) is cut to fit one comment; "
+                     "--full prints the whole")
+        sys.stdout.write(comment)
     for s in review.stacks:
         for finding in s.all_findings:
             progress(f"finding: {s.stack}: {finding}")  # progress escapes for the terminal
