@@ -1,12 +1,14 @@
 """Checks of a deployment file's values that its JSON Schema cannot state (issue 9).
 
 - The data is JSON-like (string keys; strings, whole numbers, booleans, null, lists,
-  mappings), bounded in depth, and no key or value holds a control or format character.
+  mappings), bounded in depth, and no key or value holds a control or format character,
+  nor anything the CDK reads as a token (`${TfToken[...]}`, a number token).
   The YAML reader already ensures most of this; `parse` is also called with data that did not
   come from YAML (tests, the property test), and every later stage relies on it.
 - CIDR blocks: valid, with a prefix length, without host bits or an IPv6 scope id.
 - Roles are not the Internet: no range is wider than any one organisation's network, and no
-  role (nor all roles together) covers half or more of an address family.
+  role (nor all roles together) covers half or more of an address family or of the routed
+  IPv6 Internet (2000::/3).
 - Endpoint URLs (`aws.endpoints`, and the audits'): http/https, a host that is a DNS name or an IP literal, an optional
   port, a path from a safe character set, nothing else.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import struct
 import urllib.parse
 from pathlib import Path
 from typing import Any, Iterable, Union
@@ -56,6 +59,8 @@ def data_problems(data: Any, path: Path) -> Problems:
                 elif _unsafe(name):
                     problems.append((path, key_name(where), "a key holds control or format "
                                      f"characters ({', '.join(control_characters(name))})"))
+                elif cdk_token(name):
+                    problems.append((path, key_name(where), f"key {excerpt(name)} {cdk_token(name)}"))
                 else:
                     stack.append((item, (*where, name)))
         elif isinstance(value, list):
@@ -65,10 +70,51 @@ def data_problems(data: Any, path: Path) -> Problems:
                 problems.append((path, key_name(where), "holds control or format characters "
                                  f"({', '.join(control_characters(value))}); none is valid in "
                                  "a deployment file"))
+            elif cdk_token(value):
+                problems.append((path, key_name(where), cdk_token(value)))
+        elif isinstance(value, int) and not isinstance(value, bool) and cdk_token(value):
+            problems.append((path, key_name(where), cdk_token(value)))
         elif not (value is None or isinstance(value, (bool, int))):
             problems.append((path, key_name(where), f"is a {type(value).__name__}; a deployment "
                              "file holds only text, whole numbers, true/false, lists and mappings"))
     return problems
+
+
+# What the CDK (cdktn 0.24 / cdktf 0.21, lib/tokens/private/encoding.js and token.js) reads
+# as a token in a value it synthesizes, rather than as the value itself: the string markers
+# `${TfToken[`, `#{TfToken[` (a list) and `&{TfToken[` (a map); a number whose top 16 bits
+# are 0xfdff (a number token) or 0xfbff (a number list token), also when written inside a
+# string (its number-token regex below, read with parseFloat); and the map sentinels. A value
+# the CDK resolves becomes a reference, even a cross-stack one, or fails the synth.
+_TOKEN_MARKER = "TfToken["
+_TOKEN_NUMBER = re.compile(r"[-|\d|.\+]+(e[-|\d|.|e|E|\+]+)")
+_FLOAT_PREFIX = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_TOKEN_DOUBLE_TAGS = (0xFDFF, 0xFBFF)
+_MAP_SENTINELS = ("String Map Token Value", "Any Map Token Value", -123456789)
+
+
+def cdk_token(value: str | int) -> str | None:
+    """Why the CDK would read `value` (a key, a text or a whole number from the file) as a
+    token, or None. Such input is refused, never passed on."""
+    if value in _MAP_SENTINELS:
+        return f"is {excerpt(repr(value))}, the CDK's placeholder for a map token"
+    if isinstance(value, int):  # (the YAML reader takes 18 digits; `parse` takes any data)
+        if abs(value) < 2 ** 1024 and _token_double(float(value)):
+            return f"is {excerpt(value, 30)}, a number the CDK reads as a token"
+        return None
+    if _TOKEN_MARKER in value:
+        return ("holds a CDK token marker (TfToken[); the CDK would read it as a reference, "
+                "not as text")
+    for match in _TOKEN_NUMBER.finditer(value):
+        number = _FLOAT_PREFIX.match(match.group())
+        if number and _token_double(float(number.group())):
+            return (f"holds '{excerpt(match.group(), 40)}', a number the CDK reads as a token; "
+                    "the CDK would write a reference instead")
+    return None
+
+
+def _token_double(number: float) -> bool:
+    return struct.unpack("<Q", struct.pack("<d", number))[0] >> 48 in _TOKEN_DOUBLE_TAGS
 
 
 def _unsafe(text: str) -> bool:
@@ -82,8 +128,22 @@ def _unsafe(text: str) -> bool:
 #: The widest range one role may name. IPv4 /8 is the largest private block (10.0.0.0/8) and
 #: the largest allocation any one organisation holds; IPv6 /7 is the unique-local block
 #: (fc00::/7), the largest range that is internal anywhere. Anything wider names other
-#: people's networks (2000::/3 is the whole IPv6 Internet, 0.0.0.0/1 half the IPv4 one).
+#: people's networks (0.0.0.0/1 is half the IPv4 Internet).
 WIDEST_PREFIX = {4: 8, 6: 7}
+
+#: The routed IPv6 Internet: IANA's global unicast space (RFC 4291 section 2.4; IANA's IPv6
+#: Address Space registry), from which the registries allocate. ::/0 is mostly unassigned, so
+#: "half of IPv6" is measured against this, not against ::/0.
+ROUTED_IPV6 = ipaddress.IPv6Network("2000::/3")
+
+#: The widest range one organisation holds in the routed IPv6 space. The registries' figures:
+#: the RIPE NCC's initial allocation to an LIR is a /29, and of its 22,682 IPv6 allocations
+#: 68 are /28 or wider (policy proposal 2024-02 and its impact analysis, 2025,
+#: https://www.ripe.net/community/policies/proposals/2024-02/); the widest allocations to
+#: operators are /19s (2003::/19 Deutsche Telekom, 2a01:c000::/19 France Telecom, RIPE NCC)
+#: and /20s (2400::/20 KORNET, 2001:8000::/20 Telstra, APNIC). The one wider block, the US
+#: Department of Defense's /13, is no network a mail gateway's role names. See docs/security.md.
+WIDEST_ROUTED_IPV6 = 19
 
 
 def network(entry: Any, path: Path, key: str, problems: Problems) -> IPNetwork | None:
@@ -128,12 +188,15 @@ def too_wide(net: IPNetwork) -> str | None:
     if net.prefixlen < widest:
         return (f"{net} is wider than /{widest}, wider than any one organisation's network; "
                 "a role must name its own hosts or networks")
+    if net.version == 6 and net.prefixlen < WIDEST_ROUTED_IPV6 and net.subnet_of(ROUTED_IPV6):
+        return (f"{net} is wider than /{WIDEST_ROUTED_IPV6}, wider than any allocation in the "
+                f"routed IPv6 Internet ({ROUTED_IPV6}); a role must name its own hosts or networks")
     return None
 
 
 def coverage_problems(networks: Iterable[IPNetwork], subject: str) -> list[str]:
-    """What is wrong with the share of each address family the ranges cover together
-    (`subject` names them in the messages)."""
+    """What is wrong with the share of each address family, and of the routed IPv6 Internet,
+    that the ranges cover together (`subject` names them in the messages)."""
     networks = list(networks)
     out = []
     for version, family in ((4, "IPv4"), (6, "IPv6")):
@@ -148,15 +211,28 @@ def coverage_problems(networks: Iterable[IPNetwork], subject: str) -> list[str]:
         elif covered * 2 >= whole:
             out.append(f"together {subject} cover half or more of the {family} address "
                        "space; a role must name its own hosts or networks")
+        elif version == 6:
+            routed = _union_size(nets, ROUTED_IPV6)
+            if routed == ROUTED_IPV6.num_addresses:
+                out.append(f"together {subject} are the whole routed IPv6 Internet "
+                           f"({ROUTED_IPV6}); a role must name its own hosts or networks "
+                           "(the Internet is built in)")
+            elif routed * 2 >= ROUTED_IPV6.num_addresses:
+                out.append(f"together {subject} cover half or more of the routed IPv6 "
+                           f"Internet ({ROUTED_IPV6}); a role must name its own hosts or networks")
     return out
 
 
-def _union_size(networks: list[IPNetwork]) -> int:
-    """How many addresses the networks cover together (sorted intervals, merged: ipaddress's
-    collapse_addresses takes seconds for the 20,000 ranges a large file may hold)."""
+def _union_size(networks: list[IPNetwork], within: IPNetwork | None = None) -> int:
+    """How many addresses the networks cover together, or of them those inside `within`
+    (sorted intervals, merged: ipaddress's collapse_addresses takes seconds for the 20,000
+    ranges a large file may hold)."""
+    low, high = (int(within.network_address), int(within.broadcast_address)) if within \
+        else (0, 2 ** 128)
     total, end = 0, -1
     for first, last in sorted((int(n.network_address), int(n.broadcast_address)) for n in networks):
-        if last > end:
+        first, last = max(first, low), min(last, high)
+        if last > end and first <= last:
             total += last - max(first, end + 1) + 1
             end = last
     return total

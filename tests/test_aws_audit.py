@@ -167,7 +167,7 @@ def aws_env(aws_environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     for key in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
-                "no_proxy"):
+                "no_proxy", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_STS"):
         monkeypatch.delenv(key, raising=False)
 
 
@@ -239,6 +239,62 @@ def test_plain_http_to_this_machine_is_allowed(aws_env, moto_server, capsys):
             code, _, errors, _ = run(capsys, str(SINGLE), "--endpoint-url", url)
         assert code == 2 and "no security group" in errors[0]
         assert "DescribeSecurityGroups" in received
+
+
+#: Where boto3 finds an endpoint besides --endpoint-url: (name in the message, how to set it).
+CONFIGURED = {
+    "AWS_ENDPOINT_URL": "env",
+    "AWS_ENDPOINT_URL_EC2": "env",
+    "AWS_ENDPOINT_URL_STS": "env",
+    "endpoint_url of AWS profile default": "[default]\nendpoint_url = {url}\n",
+    "the EC2 endpoint of the AWS configuration":
+        "[default]\nservices = here\n[services here]\nec2 =\n  endpoint_url = {url}\n",
+}
+
+
+def configure_endpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, where: str,
+                       url: str) -> None:
+    if CONFIGURED[where] == "env":
+        monkeypatch.setenv(where, url)
+    else:
+        (tmp_path / "config").write_text(CONFIGURED[where].format(url=url))
+
+
+@pytest.mark.parametrize("where", sorted(CONFIGURED))
+def test_plain_http_from_the_environment_or_profile_is_refused(aws_env, monkeypatch, tmp_path,
+                                                              capsys, where):
+    """The rule for --endpoint-url holds for the endpoints boto3 reads by itself (issue 15)."""
+    with Stub() as proxy:
+        through_proxy(monkeypatch, proxy)
+        configure_endpoint(monkeypatch, tmp_path, where, "http://203.0.113.7:8080")
+        code, out, errors, _ = run(capsys, str(SINGLE))
+        assert (code, out, proxy.requests) == (2, "", [])  # refused before any request
+        assert len(errors) == 1 and f": {where}: 'http://203.0.113.7:8080' is plain http to " \
+            "203.0.113.7" in errors[0]
+        # The same host over https is allowed (and reaches the proxy: the empty log means
+        # something), except STS, which this audit does not call.
+        configure_endpoint(monkeypatch, tmp_path, where, "https://203.0.113.7:8443")
+        assert run(capsys, str(SINGLE))[0] == 2
+        if where != "AWS_ENDPOINT_URL_STS":
+            assert "CONNECT 203.0.113.7:8443" in proxy.requests
+
+
+@pytest.mark.parametrize("where", sorted(set(CONFIGURED) - {"AWS_ENDPOINT_URL_STS"}))
+def test_plain_http_to_this_machine_from_the_environment_is_allowed(aws_env, moto_server,
+                                                                    monkeypatch, tmp_path,
+                                                                    capsys, where):
+    configure_endpoint(monkeypatch, tmp_path, where, moto_server.url)
+    with recording(moto_server) as received:
+        code, _, errors, _ = run(capsys, str(SINGLE))
+    assert code == 2 and "no security group" in errors[0] and "DescribeSecurityGroups" in received
+
+
+def test_an_environment_endpoint_with_a_password_is_refused_without_echo(aws_env, monkeypatch,
+                                                                        capsys):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", "https://user:hunter2-secret@ec2.example.com")
+    code, _, errors, err = run(capsys, str(SINGLE))
+    assert code == 2 and len(errors) == 1 and "AWS_ENDPOINT_URL_EC2: holds a user name" in errors[0]
+    assert "hunter2" not in err
 
 
 @pytest.mark.parametrize("host, loopback", [

@@ -28,6 +28,7 @@ import yaml
 
 import sxcloud
 from sxcloud.cli import build_parser
+from sxcloud.review import fit
 
 CI = Path(__file__).resolve().parent.parent / "examples" / "ci"
 GITHUB = CI / "github-actions-review.yml"
@@ -79,6 +80,25 @@ def test_gitlab_script_runs_in_order_and_the_review_line_parses() -> None:
         "checkov -d") < firsts.index("sxcloud review")
     assert script[-1] == "exit $status"
     _parses(next(line for line in script if line.startswith("sxcloud review")))
+
+
+def test_both_jobs_post_the_fitted_review_and_keep_the_whole_one() -> None:
+    """A review longer than one comment is cut to fit (issue 15); the comment names the whole
+    report, which each job keeps as an artifact under the name the comment gives."""
+    github = _github_steps()
+    whole = next(s for s in github if s.get("name") == "Whole review")["run"]
+    assert f"--full > {fit.FULL_REPORT}" in whole
+    _parses(whole.replace(f"> {fit.FULL_REPORT} || true", ""))
+    upload = next(s for s in github if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["path"] == fit.FULL_REPORT
+    names = [s.get("name") for s in github]
+    assert names.index("Review") < names.index("Whole review") < names.index(upload["name"])
+    assert "--full" not in next(s for s in github if s.get("name") == "Review")["run"]
+
+    job = yaml.safe_load(GITLAB.read_text())["sxcloud-review"]
+    full = [line for line in job["script"] if line.startswith("sxcloud review") and "--full" in line]
+    assert len(full) == 1 and full[0].endswith(f"--full > {fit.FULL_REPORT} || true")
+    assert fit.FULL_REPORT in job["artifacts"]["paths"] and job["artifacts"]["when"] == "always"
 
 
 def _parses(command: str) -> None:
@@ -198,7 +218,9 @@ def test_a_hostile_branch_name_stays_a_string_on_github(tmp_path: Path) -> None:
         "steps.checkov.outcome": "success", "steps.review.outcome": "success"})
     assert not (tmp_path / "pwned").exists(), "the branch name ran as a command"
     reviews = [c for c in _calls(tmp_path / "calls") if c[:2] == ["sxcloud", "review"]]
-    assert len(reviews) == 1 and f"origin/{HOSTILE_BRANCH}" in reviews[0]
+    # the comment's review, then the whole one for the artifact
+    assert len(reviews) == 2 and all(f"origin/{HOSTILE_BRANCH}" in r for r in reviews)
+    assert "--full" not in reviews[0] and "--full" in reviews[1]
 
 
 def test_a_hostile_branch_name_stays_a_string_on_gitlab(tmp_path: Path) -> None:

@@ -307,8 +307,9 @@ def test_roles_that_are_the_internet_are_refused(tmp_path):
     found = dict(refused(tmp_path, edited(roles__admin_pc=["0.0.0.0/1", "128.0.0.0/1"])))
     assert "whole IPv4 Internet" in found["roles.admin_pc"]
     assert "wider than /8" in found["roles.admin_pc[0]"]
-    key, message = one(refused(tmp_path, edited(roles__external_nameserver=["2000::/3"])))
-    assert key == "roles.external_nameserver[0]" and "wider than /7" in message
+    found = dict(refused(tmp_path, edited(roles__external_nameserver=["2000::/3"])))
+    assert "wider than /7" in found["roles.external_nameserver[0]"]
+    assert "whole routed IPv6 Internet" in found["roles.external_nameserver"]  # issue 15
     eights = [f"{i}.0.0.0/8" for i in range(1, 129)]  # each allowed alone; half of IPv4 together
     key, message = one(refused(tmp_path, edited(roles__internal_network=eights)))
     assert key == "roles.internal_network" and "half or more of the IPv4" in message
@@ -490,3 +491,101 @@ def test_aws_adopt_rules_name_planned_rules_once(tmp_path):
         plan(deployment)
     (_, key, message), = caught.value.problems
     assert key == f"aws.adopt.rules.{keys[1]}" and f"also mapped to {keys[0]}" in message
+
+
+# --- issue 15 ---------------------------------------------------------------------------------
+
+def test_the_routed_ipv6_internet_is_no_role(tmp_path):
+    """Issue 15, case 6: sixteen /7 blocks covering 2000::/3 in internal_network, with ipv6 on,
+    gave all traffic to and from the routed IPv6 Internet: each block passed the /7 limit, and
+    together they were only 1/8 of ::/0. Now a range in 2000::/3 is at most a /19 (the widest
+    single allocations), and no role, nor all roles together, covers half of 2000::/3."""
+    sevens = [f"{0x2000 + i * 0x200:x}::/7" for i in range(16)]
+    found = dict(refused(tmp_path, edited(appliance__ipv6=True, roles__internal_network=sevens)))
+    assert "whole routed IPv6 Internet (2000::/3)" in found["roles.internal_network"]
+    assert all("wider than /19" in found[f"roles.internal_network[{i}]"] for i in range(16))
+    key, message = one(refused(tmp_path, edited(roles__admin_pc=["2a00::/18"])))
+    assert key == "roles.admin_pc[0]" and "routed IPv6 Internet" in message
+    # The widest allocations are accepted, and outside 2000::/3 (unique local) /7 still is.
+    assert config.load(_write(tmp_path, edited(appliance__ipv6=True, roles__internal_network=[
+        "2003::/19", "2a01:c000::/19", "fc00::/7"])))
+
+
+def test_routed_ipv6_coverage_is_measured_against_2000_3():
+    """Ranges within the per-range limit still must not add up to half of 2000::/3; ranges
+    outside it do not count towards it."""
+    import ipaddress
+
+    from sxcloud import validation
+
+    routed = ipaddress.ip_network("2000::/3")
+    nineteens = list(routed.subnets(new_prefix=19))
+    assert len(nineteens) == 65536
+    assert validation.coverage_problems(nineteens[:32767], "x") == []
+    (message,) = validation.coverage_problems(nineteens[:32768], "x")
+    assert "half or more of the routed IPv6 Internet" in message
+    unique_local = list(ipaddress.ip_network("fc00::/7").subnets(new_prefix=19))
+    assert validation.coverage_problems(nineteens[:32767] + unique_local, "x") == []
+
+
+TOKENS = {
+    "string": "${TfToken[TOKEN.20]}",
+    "list": "#{TfToken[TOKEN.20]}",
+    "map": "&{TfToken[TOKEN.20]}",
+    "in text": "bucket-${TfToken[TOKEN.3]}-x",
+    "number in text": "a-1.8881545897087626e+289",  # the CDK's number token for TOKEN.0
+    "map placeholder": "String Map Token Value",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TOKENS))
+def test_cdk_tokens_are_refused_on_every_path(tmp_path, kind):
+    """Issue 15, case 7: `allowed_account_ids: ["#{TfToken[TOKEN.20]}"]` made an internal
+    error with one stack, and with two a cross-stack reference and a terraform_remote_state
+    data source in the output. Any value the CDK reads as a token is refused, exit 2, by key:
+    a string, a list item, a map key and a map value."""
+    token = TOKENS[kind]
+    s3 = {"bucket": "b", "key": "k", "region": "eu-central-1"}
+    cases = [
+        (edited(aws__backend={"s3": {**s3, "bucket": token}}), "aws.backend.s3.bucket"),
+        (edited(aws__backend={"s3": {**s3, "allowed_account_ids": ["123456789012", token]}}),
+         "aws.backend.s3.allowed_account_ids[1]"),
+        (edited(aws__backend={"s3": {**s3, "assume_role": {"role_arn": token}}}),
+         "aws.backend.s3.assume_role.role_arn"),
+        (edited(aws__backend={"s3": {**s3, "assume_role": {token: "x"}}}),
+         "aws.backend.s3.assume_role"),
+        (edited(roles__admin_pc=[token]), "roles.admin_pc[0]"),
+    ]
+    for data, want in cases:
+        key, message = one(refused(tmp_path, data))
+        assert key == want and ("CDK" in message), (kind, key, message)
+
+
+def test_cdk_number_tokens_are_refused(tmp_path):
+    """A whole number that jsii passes to the CDK as the double of a number token (the YAML
+    reader stops at 18 digits, but `config.parse` takes data from anywhere), and the CDK's
+    placeholder number for a map token."""
+    s3 = {"bucket": "b", "key": "k", "region": "eu-central-1"}
+    for number in (int(-1.8881545897087626e+289), int(-1.8881545897087626e+289) - 2 ** 900):
+        with pytest.raises(InputError) as caught:
+            config.parse(edited(aws__backend={"s3": {**s3, "max_retries": number}}), tmp_path / "x.yaml")
+        (problem,) = caught.value.problems
+        assert problem[1] == "aws.backend.s3.max_retries" and "CDK" in problem[2], problem
+    key, message = one(refused(tmp_path, edited(aws__backend={"s3": {**s3, "max_retries": -123456789}})))
+    assert key == "aws.backend.s3.max_retries" and "CDK" in message
+    assert config.load(_write(tmp_path, edited(aws__backend={"s3": {**s3, "max_retries": 123456}})))
+
+
+def test_a_cdk_token_makes_no_output_with_two_stacks(tmp_path):
+    """Case 7 end to end: with two files (two stacks), synth exits 2 and writes nothing,
+    where it wrote a cross-stack reference."""
+    from sxcloud import cli
+
+    first = _write(tmp_path, edited(aws__backend={"s3": {
+        "bucket": "b", "key": "k", "region": "eu-central-1",
+        "allowed_account_ids": ["#{TfToken[TOKEN.20]}"]}}))
+    second = tmp_path / "second.yaml"
+    second.write_text(yaml.safe_dump(edited(name="mail-second")))
+    out = tmp_path / "out"
+    assert cli.main(["synth", str(first), str(second), "--out", str(out)]) == 2
+    assert not out.exists()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ import module_rules as mr
 import sweep
 from conftest import EXAMPLES, ROOT, example_data, toggles
 from sxcloud import config
+from sxcloud.escape import terminal
 from test_config import ASG, changed
 from tools import generate
 
@@ -116,6 +118,14 @@ def _many(count: int, second: int = 0) -> list[str]:
     return [f"10.{100 + second + i // 250}.{i % 250}.0/24" for i in range(count)]
 
 
+#: Terminal controls a value may carry: CSI (as ESC [ and as the C1 character), BEL, and an
+#: OSC 8 hyperlink whose text hides where it points.
+BEL, CSI = "\x07", "\x1b[2J\x9b31m"
+OSC8 = "\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\"
+#: Every character the loader escapes, to prove the module shows each one as the loader does.
+UNSAFE = "".join(chr(c) for c in range(0x110000)
+                 if not 0xD800 <= c < 0xE000 and terminal(chr(c)) != chr(c))
+
 #: name -> (document, [(key, text the message contains)]); the config tests' bad-input classes
 #: that apply to the module, and the module's own (quota, Azure limits, CIDR forms).
 BAD: dict[str, tuple[object, list[tuple[str, str]]]] = {
@@ -174,6 +184,21 @@ BAD: dict[str, tuple[object, list[tuple[str, str]]]] = {
     "azure-addresses": (_bad("azure-addresses", aws=None, appliance__features={"admin_http": True},
                              roles__admin_pc=_many(2001), roles__internal_mail_server=_many(2000, 20)),
                         [("azure", "4001 source addresses")]),
+    # issue 15: the routed IPv6 Internet (2000::/3) is no role
+    "routed6-sevens": (_bad("routed6-sevens", appliance__ipv6=True,
+                            roles__internal_network=[f"{0x2000 + i * 0x200:x}::/7" for i in range(16)]),
+                       [("roles.internal_network[0]", "wider than /19"),
+                        ("roles.internal_network", "whole routed IPv6 Internet (2000::/3)")]),
+    "routed6-wide": (_bad("routed6-wide", roles__admin_pc=["2a00::/18"]),
+                     [("roles.admin_pc[0]", "wider than /19, wider than any allocation in the routed")]),
+    "routed6-half": (_bad("routed6-half", roles__admin_pc=["2000::/4"]),
+                     [("roles.admin_pc", "half or more of the routed IPv6 Internet (2000::/3)")]),
+    # issue 15: values with ESC, BEL, CSI (C1 and ESC [) and an OSC 8 link reach the error text
+    "terminal-name": (_bad("terminal-name", name=f"mail{CSI}{BEL}-{UNSAFE}"), [("name", "control or format")]),
+    "terminal-cidr": (_bad("terminal-cidr", roles__admin_pc=[f"10.9.9.0/24{OSC8}"]),
+                      [("roles.admin_pc[0]", "control or format")]),
+    "terminal-key": (_bad("terminal-key", aws__backend={f"s3{CSI}": {"bucket": "b"}}),
+                     [("aws.backend", "a key holds control")]),
     "version": (_bad("version", version=2), [("deployment", "version: is required and must be 1")]),
     "not-a-mapping": (["a", "list"], [("deployment", "must be a mapping")]),
 }
@@ -214,6 +239,31 @@ def test_bad_input_fails_the_plan_naming_the_key(bad_plan, case):
         assert found, f"no error names {key} with '{text}':\n" + "\n---\n".join(bad_plan)
         if isinstance(name, str) and re.fullmatch(r"[a-z0-9-]{1,40}", name) and key not in ("deployment", "aws", "azure"):
             assert any(f"The deployment '{name}'" in d for d in found), found
+
+
+def test_no_value_reaches_the_terminal_raw(bad_plan):
+    """Issue 15, case 8: a name or a role CIDR holding ESC or BEL reached the terminal raw
+    through the plan's error. Every error now shows each control character as the loader
+    does (escape.terminal), and no line carries one."""
+    for detail in bad_plan:
+        raw = [c for c in detail if unicodedata.category(c) in ("Cc", "Cf") and c != "\n"]
+        assert not raw, (raw, detail)
+    for shown in (f"The deployment '{terminal(f'mail{CSI}{BEL}-{UNSAFE}')}'",
+                  terminal(f"'10.9.9.0/24{OSC8}' is not a valid CIDR block"),
+                  terminal(f"aws.backend.s3{CSI}: 's3{CSI}' is not a valid key here")):
+        assert any(shown in d for d in bad_plan), (shown, bad_plan)
+
+
+def test_the_plan_output_a_person_reads_has_no_terminal_controls(tmp_path):
+    """The same through `terraform plan` as a person runs it (text, not -json; -no-color so
+    that Terraform's own colours do not count): not one ESC, BEL or C1 control."""
+    mr.root(tmp_path, {"x": BAD["terminal-name"][0], "y": BAD["terminal-cidr"][0]})
+    assert mr.terraform(tmp_path, "init", "-backend=false").returncode == 0
+    result = mr.terraform(tmp_path, "plan")
+    assert result.returncode == 1 and "\\x1b" in result.stderr, result.stderr
+    raw = [c for c in result.stdout + result.stderr
+           if unicodedata.category(c) in ("Cc", "Cf") and c not in "\n"]
+    assert not raw, raw
 
 
 # --- the module's files ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from sxcloud import catalog, config, policy, validation
+from sxcloud import catalog, config, escape, policy, validation
 from sxcloud.aws import plan as aws_plan
 from sxcloud.azure import limits as azure_limits
 from sxcloud.azure import plan as azure_plan
@@ -98,7 +98,24 @@ def _schema() -> dict[str, Any]:
         "asgs_per_binding": defs["azureBinding"]["properties"]["application_security_group_ids"]["maxItems"],
         "backends": list(defs["backend"]["properties"]),
         "widest_prefix": {f"IPv{v}": p for v, p in validation.WIDEST_PREFIX.items()},
+        "routed_ipv6": {"network": str(validation.ROUTED_IPV6),
+                        "widest_prefix": validation.WIDEST_ROUTED_IPV6},
     }
+
+
+def _terminal_ranges() -> list[dict[str, Any]]:
+    """The characters that escape.terminal escapes, as runs of consecutive code points: the
+    first one's number and the run as text (23 runs; a table of all 230 characters costs
+    Terraform about 50 ms a module instance to build)."""
+    runs: list[dict[str, Any]] = []
+    for code in range(0x110000):
+        if 0xD800 <= code < 0xE000 or escape.terminal(chr(code)) == chr(code):
+            continue
+        if runs and runs[-1]["first"] + len(runs[-1]["chars"]) == code:
+            runs[-1]["chars"] += chr(code)
+        else:
+            runs.append({"first": code, "chars": chr(code)})
+    return runs
 
 
 #: An endpoint URL as validation.endpoint_problem takes it (its host and path patterns); the
@@ -186,9 +203,10 @@ def rules_catalog() -> str:
         "schema": _schema(),
         "aws_tables": _aws(),
         "azure_tables": _azure(),
+        "terminal_ranges": _terminal_ranges(),
     }
     sources = ("sxcloud/catalog.py, policy.py,\n# deployment.schema.json, aws/plan.py, "
-               "azure/plan.py, azure/limits.py")
+               "azure/plan.py, azure/limits.py, validation.py, escape.py")
     return HEADER.format(sources=sources) + "\nlocals " + hcl.value(data) + "\n"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -10,9 +9,17 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
 def string(text: str) -> str:
-    """An HCL quoted string: JSON's escapes (which HCL shares), and template sequences
-    (`${`, `%{`) doubled so that they stay literal."""
-    return json.dumps(text).replace("${", "$${").replace("%{", "%%{")
+    """An HCL quoted string: `"`, `\\`, line breaks and tabs escaped, every other control or
+    non-ASCII character as \\uXXXX (\\UXXXXXXXX beyond U+FFFF; HCL has no \\b or \\f, nor
+    JSON's surrogate pairs), and template sequences (`${`, `%{`) doubled so that they stay
+    literal."""
+    out = "".join(_ESCAPES.get(c) or (c if " " <= c <= "~" else
+                                      f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
+                  for c in text)
+    return '"' + out.replace("${", "$${").replace("%{", "%%{") + '"'
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def key(name: str) -> str:

@@ -119,6 +119,7 @@ locals {
         local.cidr_first[r][local.cidr_network[e.key]][0] < i ? "${local.cidr_network[e.key]} is listed twice" :
         endswith(local.cidr_network[e.key], "/0") ? "${local.cidr_network[e.key]} is the whole Internet; a role must name its own hosts or networks (the Internet is built in)" :
         tonumber(split("/", e.text)[1]) < local.widest[e.key] ? "${local.cidr_network[e.key]} is wider than /${local.widest[e.key]}, wider than any one organisation's network; a role must name its own hosts or networks" :
+        strcontains(e.text, ":") && tonumber(split("/", e.text)[1]) < local.routed.widest_prefix && cidrsubnet("${split("/", local.cidr_network[e.key])[0]}/3", 0, 0) == local.routed.network ? "${local.cidr_network[e.key]} is wider than /${local.routed.widest_prefix}, wider than any allocation in the routed IPv6 Internet (${local.routed.network}); a role must name its own hosts or networks" :
         null
       )
     }
@@ -126,9 +127,11 @@ locals {
   widest = merge([for r in local.roles : { for e in local.cidr_parsed[r] : e.key => local.schema.widest_prefix[strcontains(e.text, ":") ? "IPv6" : "IPv4"] if e.text != null }]...)
 
   # Coverage: the ranges of one role (valid ones, however wide), and of all roles (those
-  # within the limits), must not cover half of an address family. CIDR blocks nest or are
-  # disjoint, so the union is the sum over the blocks that no other listed block contains;
-  # that is computed only when the plain sum reaches half.
+  # within the limits), must not cover half of an address family, nor half of the routed IPv6
+  # Internet (2000::/3; `routed`: the IPv6 ranges inside it, or 2000::/3 itself when a range
+  # holds it). CIDR blocks nest or are disjoint, so the union is the sum over the blocks that
+  # no other listed block contains; that is computed only when the plain sum reaches half.
+  routed = local.schema.routed_ipv6
   cidr_valid = {
     for r in local.roles : r => distinct([
       for e in local.cidr_entries[r] : e.network
@@ -141,10 +144,15 @@ locals {
   )
   coverage = {
     for s, c in local.coverage_subjects : s => {
-      for family, bits in { IPv4 = 32, IPv6 = 128 } : family => {
-        nets                     = [for n in c.nets : n if strcontains(n, ":") == (family == "IPv6")]
-        whole                    = pow(2, bits)
-        bits                     = bits
+      for family, bits in { IPv4 = 32, IPv6 = 128, routed = 128 } : family => {
+        nets = family != "routed" ? [for n in c.nets : n if strcontains(n, ":") == (family == "IPv6")] : distinct([
+          for n in c.nets : (tonumber(split("/", n)[1]) < 3 ? local.routed.network : n) if strcontains(n, ":") && (
+            tonumber(split("/", n)[1]) < 3 ? cidrsubnet("${split("/", local.routed.network)[0]}/${split("/", n)[1]}", 0, 0) == n :
+            cidrsubnet("${split("/", n)[0]}/3", 0, 0) == local.routed.network
+          )
+        ])
+        whole = family == "routed" ? pow(2, 125) : pow(2, bits)
+        bits  = bits
       }
     }
   }
@@ -164,10 +172,16 @@ locals {
   coverage_messages = {
     for s, fams in local.coverage : s => [
       for family, f in fams : (
+        family == "routed" ? (
+          local.coverage_union[s][family] == f.whole ?
+          "${s}: together ${local.coverage_subjects[s].subject} are the whole routed IPv6 Internet (${local.routed.network}); a role must name its own hosts or networks (the Internet is built in)" :
+          "${s}: together ${local.coverage_subjects[s].subject} cover half or more of the routed IPv6 Internet (${local.routed.network}); a role must name its own hosts or networks"
+        ) :
         local.coverage_union[s][family] == f.whole ?
         "${s}: together ${local.coverage_subjects[s].subject} are the whole ${family} Internet; a role must name its own hosts or networks (the Internet is built in)" :
         "${s}: together ${local.coverage_subjects[s].subject} cover half or more of the ${family} address space; a role must name its own hosts or networks"
-      ) if local.coverage_union[s][family] * 2 >= f.whole
+        # the routed share is named only when the share of all IPv6 is not (as the loader does)
+      ) if local.coverage_union[s][family] * 2 >= f.whole && (family != "routed" || local.coverage_union[s].IPv6 * 2 < fams.IPv6.whole)
     ]
   }
   coverage_problems = concat(

@@ -4,7 +4,7 @@ output "aws_resources" {
 
   precondition {
     condition     = length(local.aws_problems) == 0
-    error_message = join("\n", local.aws_problems)
+    error_message = join("\n", local.shown.aws)
   }
 }
 
@@ -19,18 +19,18 @@ output "azure_resources" {
 
   precondition {
     condition     = length(local.azure_problems) == 0
-    error_message = join("\n", local.azure_problems)
+    error_message = join("\n", local.shown.azure)
   }
 }
 
 output "warnings" {
   description = "What sxcloud warns about for this deployment (the loader's warnings without the file name, then the clouds')."
-  value       = concat(local.input_warnings, local.aws_warnings, local.azure_warnings)
+  value       = local.shown.warnings
 
   # Bad input fails here (every output is evaluated at plan time, used or not); one output
   # only, so that each problem is reported once.
   precondition {
     condition     = length(local.input_problems) == 0
-    error_message = "The deployment '${local.d.name}' has ${length(local.input_problems)} problem(s):\n${join("\n", local.input_problems)}"
+    error_message = "The deployment '${local.shown.name[0]}' has ${length(local.input_problems)} problem(s):\n${join("\n", local.shown.input)}"
   }
 }

@@ -10,6 +10,7 @@ boto3 is imported only where a client is made, so importing this module stays ch
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,23 @@ def session(region: str, profile: str | None = None) -> Any:
     except BotoCoreError as error:  # a config file that cannot be parsed, ...
         raise LookupProblem(f"cannot read the AWS configuration: {_first_line(error)}",
                             "--profile") from None
+
+
+#: The environment variables from which boto3 takes endpoints ("configured endpoint URLs"):
+#: for every service, for EC2, and for STS (which an assume-role profile sends keys to).
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_STS")
+
+
+def configured_endpoints(aws: Any) -> list[tuple[str, str]]:
+    """The endpoints the session `aws` would send requests to that come from the environment
+    or the profile (not from the command line): (where it is set, URL). Read before any
+    request, so that the audit can refuse them as it refuses --endpoint-url."""
+    found = [(name, os.environ[name]) for name in ENDPOINT_VARIABLES if os.environ.get(name)]
+    profile = aws.profile_name or "default"
+    config = aws._session.get_scoped_config()  # the profile's section of the AWS config file
+    if isinstance(config.get("endpoint_url"), str):
+        found.append((f"endpoint_url of AWS profile {profile}", config["endpoint_url"]))
+    return found
 
 
 def client(aws: Any, *, endpoint_url: str | None = None, timeout: float = TIMEOUT) -> Any:

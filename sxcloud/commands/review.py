@@ -39,12 +39,15 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--synth-dir", type=Path, metavar="DIR",
                         help="the output of 'sxcloud synth' for FILES, for the verify result "
                              "in each summary line")
+    parser.add_argument("--full", action="store_true",
+                        help="print the whole report; without it the Markdown is cut to fit "
+                             "one comment (65,536 characters, GitHub's limit), findings first")
     add_json(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..review import build, data, markdown, sources
+    from ..review import build, data, fit, markdown, sources
     from ..review.policyfile import NONE
     from ..review.paths import display_path
 
@@ -73,7 +76,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(data.review(review))
     else:
-        sys.stdout.write(markdown.render(review))
+        report = markdown.render(review)
+        comment = report if args.full else fit.fit(report)
+        if comment != report:
+            progress(f"the report ({fit.size(report):,} characters) is cut to fit one comment; "
+                     "--full prints the whole")
+        sys.stdout.write(comment)
     for s in review.stacks:
         for finding in s.all_findings:
             progress(f"finding: {s.stack}: {finding}")  # progress escapes for the terminal

@@ -99,3 +99,23 @@ run "role_wider_than_a_slash_8" {
   }
   expect_failures = [output.warnings]
 }
+
+# Sixteen /7 blocks that are together 2000::/3, the routed IPv6 Internet (issue 15).
+run "routed_ipv6_internet_as_a_role" {
+  command = plan
+  variables {
+    deployment = merge(var.deployment, {
+      appliance = { ipv6 = true }
+      roles     = merge(var.deployment.roles, { internal_network = [for i in range(16) : format("%x::/7", 8192 + i * 512)] })
+    })
+  }
+  expect_failures = [output.warnings]
+}
+
+run "control_characters_in_the_name" {
+  command = plan
+  variables {
+    deployment = merge(var.deployment, { name = "mail\u001b[2J\u001b]8;;https://x.example/\u001b\\\\\u0007" })
+  }
+  expect_failures = [output.warnings]
+}

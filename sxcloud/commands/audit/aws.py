@@ -92,12 +92,17 @@ def run(args: argparse.Namespace) -> int:
 def read_live(args: argparse.Namespace, path: Path, region: str, endpoint: str | None,
               read: Callable[[Any], T]) -> T:
     """`read(client)` with a fenced EC2 client (Describe calls only) of the caller's
-    credentials; a LookupProblem becomes an InputError naming the option to change, with
+    credentials, once every endpoint the AWS configuration or the environment names passed
+    the rules for --endpoint-url; a LookupProblem becomes an InputError naming the option to change, with
     the credentials taken out of its message."""
     session = None
     try:
         session = live.session(region, args.profile)
+        for where, url in live.configured_endpoints(session):
+            _checked(url, path, where)
         client = live.client(session, endpoint_url=endpoint, timeout=args.timeout)
+        if endpoint is None:  # the one boto3 chose (a services section of the profile, ...)
+            _checked(client.meta.endpoint_url, path, "the EC2 endpoint of the AWS configuration")
         return read(client)
     except live.LookupProblem as problem:
         secrets = live.secrets(session) if session is not None else []
@@ -117,6 +122,12 @@ def ec2_endpoint(args: argparse.Namespace, path: Path, in_file: str | None) -> s
             warn([f"{path}: aws.endpoints.ec2 is not used: the audit sends your credentials "
                   "to a file's endpoint only with --use-file-endpoints"])
         return None
+    return _checked(given, path, key)
+
+
+def _checked(given: str, path: Path, key: str) -> str:
+    """The endpoint URL `given` (set at `key`), if the audit may send credentials there: a
+    valid endpoint URL, and plain http only to this machine; else an InputError."""
     endpoint = trust.parse(given, path, key, ("http", "https"))
     refused = trust.plain_http_refused(endpoint)
     if refused:
