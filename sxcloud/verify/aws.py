@@ -25,6 +25,7 @@ from .rules import ALL as _ALL
 from .rules import AWS_GROUP as GROUP
 from .rules import CIDR_V4, CIDR_V6, PREFIX_LIST, SgRule, security_group_rules, tagged
 from .rules import network as _network
+from .space import NO_TRAFFIC, Traffic, icmp_ranges, of, parse_protocol
 from .tfjson import PLAN, Document, Ref, Resource, Unknown
 
 TAG = "sxcloud:deployment"  # how the generated group names its deployment (aws/plan.py)
@@ -53,6 +54,11 @@ class Rule:
     peer: str  # CIDR, MEMBERS or NOTHING
     network: IPNetwork | None = None
     member: str | None = None  # SELF or a lower-case id
+    traffic: Traffic = NO_TRAFFIC  # what it matches of protocols and ports
+
+    @property
+    def label(self) -> str:
+        return self.address
 
     @property
     def scope(self) -> Scope:
@@ -69,6 +75,8 @@ Candidate = tuple[Rule, tuple[Scope, ...]]
 class SecurityGroup:
     """The appliance group of one deployment in one document, ready to decide probes."""
 
+    first_match = False  # the union of the allows decides
+
     def __init__(self, deployment: Deployment, document: Document) -> None:
         assert deployment.aws is not None
         self.problems: list[Finding] = []
@@ -83,7 +91,7 @@ class SecurityGroup:
         # so a probe looks up its few prefix lengths instead of testing every rule.
         self._cidr: dict[str, NetIndex[Candidate]] = {INBOUND: NetIndex(), OUTBOUND: NetIndex()}
         self._members: dict[tuple[str, str], list[Candidate]] = {}
-        self._order = {rule: index for index, rule in enumerate(self.rules)}  # reporting order
+        self._order = {id(rule): index for index, rule in enumerate(self.rules)}  # reporting order
         for rule in self.rules:
             candidate = (rule, (rule.scope,))
             if rule.peer == CIDR and rule.network is not None:
@@ -114,9 +122,25 @@ class SecurityGroup:
             self.notes.append(f"{', '.join(read.unmanaged)}: " + (
                 UNMANAGED if document.kind == PLAN else UNMATCHED))
 
+    def _traffic(self, e: SgRule) -> Traffic:
+        """The protocols and ports (ICMP: type and code) of a rule, as AWS reads them."""
+        try:
+            protocols = parse_protocol(e.protocol)
+        except ValueError:
+            self.problems.append(Finding(INVALID, f"{e.address}: protocol {e.protocol!r} is "
+                                         "neither a number 0-255 nor a name AWS knows (tcp, "
+                                         "udp, icmp, icmpv6, -1); rule not evaluated"))
+            return NO_TRAFFIC
+        if protocols is None or e.ports is None:
+            return of(protocols)
+        if e.protocol in ("icmp", "icmpv6"):
+            return of(protocols, icmp_ranges(*e.ports))
+        return of(protocols, (e.ports,))
+
     def _add(self, e: SgRule) -> None:
         address, direction, kind, value = e.address, e.direction, e.kind, e.value
-        rule = Rule(address, direction, e.protocol, e.ports, NOTHING)
+        traffic = self._traffic(e)
+        rule = Rule(address, direction, e.protocol, e.ports, NOTHING, traffic=traffic)
         if isinstance(value, Unknown):
             self.problems.append(Finding(OPAQUE, f"{address}: {kind} is {value}, so verify "
                                          "cannot tell whom the rule admits"))
@@ -128,11 +152,14 @@ class SecurityGroup:
                 self.problems.append(Finding(OPAQUE if network is None else INVALID,
                                              f"{address}: {kind} {what}"))
             else:
-                rule = Rule(address, direction, e.protocol, e.ports, CIDR, network=network)
+                rule = Rule(address, direction, e.protocol, e.ports, CIDR, network=network,
+                            traffic=traffic)
         elif value == SELF:
-            rule = Rule(address, direction, e.protocol, e.ports, MEMBERS, member=SELF)
+            rule = Rule(address, direction, e.protocol, e.ports, MEMBERS, member=SELF,
+                        traffic=traffic)
         elif isinstance(value, str) and value.lower() in self._bound:
-            rule = Rule(address, direction, e.protocol, e.ports, MEMBERS, member=value.lower())
+            rule = Rule(address, direction, e.protocol, e.ports, MEMBERS, member=value.lower(),
+                        traffic=traffic)
         else:
             noun = "prefix list" if kind == PREFIX_LIST else "security group"
             self.problems.append(Finding(OPAQUE, f"{address}: {noun} {value} is bound to no role "
@@ -147,12 +174,16 @@ class SecurityGroup:
     def port_ranges(self) -> list[tuple[int, int]]:
         return [r.ports for r in self.rules if r.ports is not None]
 
+    def denied(self, direction: str) -> str:
+        """Why a packet no rule allows is denied."""
+        return _DENY[direction].by
+
     def candidates(self, probe: Probe, direction: str) -> tuple[Candidate, ...]:
         """The rules of a direction whose peer is this probe."""
         out = self._cidr[direction].holding(probe.address)
         for group in sorted(probe.groups):
             out += self._members.get((direction, group), ())
-        return tuple(sorted(out, key=lambda c: self._order[c[0]]))
+        return tuple(sorted(out, key=lambda c: self._order[id(c[0])]))
 
     def decide(self, candidates: tuple[Candidate, ...], direction: str, protocol: str,
                ports: tuple[int, ...]) -> list[Decision]:

@@ -34,6 +34,7 @@ from .netindex import NetIndex
 from .rules import AZ_ASG as ASG
 from .rules import AZ_NSG as NSG
 from .rules import NsgRule, Side, nsg_rules, tagged
+from .space import AZURE_ICMP, EVERYTHING, NO_TRAFFIC, PORTED, Traffic, of, parse_protocol
 from .tfjson import PLAN, Document, Ref, Resource, Unknown
 
 TAG = "sxcloud-deployment"  # how the generated NSG and ASG name their deployment (azure/plan.py)
@@ -64,6 +65,7 @@ class Rule:
     # known in the document (both match nothing).
     source: tuple[Scope, ...]
     destination: tuple[Scope, ...]
+    traffic: Traffic = EVERYTHING  # what it matches of protocols and destination ports
 
     @property
     def peer(self) -> tuple[Scope, ...]:
@@ -113,6 +115,8 @@ Candidate = tuple[Rule, tuple[Scope, ...]]
 
 class NetworkSecurityGroup:
     """The appliance NSG of one deployment in one document, ready to decide probes."""
+
+    first_match = True  # the first rule by priority decides
 
     def __init__(self, deployment: Deployment, document: Document) -> None:
         assert deployment.azure is not None
@@ -166,7 +170,20 @@ class NetworkSecurityGroup:
     def _rule(self, r: NsgRule) -> Rule:
         return Rule(r.address, r.name, r.priority, r.direction, r.allow, r.protocol, r.ports,
                     r.source_ports, self._scopes("source", r.source),
-                    self._scopes("destination", r.destination))
+                    self._scopes("destination", r.destination), self._traffic(r))
+
+    def _traffic(self, r: NsgRule) -> Traffic:
+        """Azure's protocol names: Tcp, Udp, Icmp (ICMP and ICMPv6), Esp, Ah, `*` (every
+        protocol); destination ports restrict TCP and UDP."""
+        try:
+            protocols = AZURE_ICMP if r.protocol == "icmp" else parse_protocol(r.protocol)
+        except ValueError:
+            self.problems.append(Finding(INVALID, f"{r.address}: protocol {r.protocol!r} is "
+                                         "none of Azure's Tcp, Udp, Icmp, Esp, Ah, *; rule not "
+                                         "evaluated"))
+            return NO_TRAFFIC
+        ported = protocols is None or any(p in PORTED for p in protocols)
+        return of(protocols, r.ports if ported else None)
 
     def _scopes(self, side: str, addresses: Side) -> tuple[Scope, ...]:
         out: list[Scope] = []
@@ -248,6 +265,16 @@ class NetworkSecurityGroup:
             in_vnet = self._is_internal(address) or BEYOND_VNET in probe.groups
             return in_vnet if value == "VirtualNetwork" else not in_vnet  # Internet
         return False  # opaque
+
+    def applies(self, rule: Rule) -> bool:
+        """Whether a rule's appliance side (and source port) admits the appliances."""
+        mine = rule.destination if rule.direction == INBOUND else rule.source
+        return _in(rule.source_ports, SOURCE_PORT) and self._matches(mine, self.appliance)
+
+    @staticmethod
+    def evaluable(rule: Rule) -> bool:
+        """Whether some peer of the rule is known (else it is reported as opaque)."""
+        return any(spec[0] not in ("opaque", "unknown") for spec in rule.peer)
 
     def _is_internal(self, address: Any) -> bool:
         return self._internal.holds(address)

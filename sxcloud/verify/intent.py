@@ -27,12 +27,16 @@ from __future__ import annotations
 
 import ipaddress
 
+from dataclasses import dataclass
+
 from .. import catalog
 from ..catalog import ALL, Service
 from ..config import Deployment
-from ..policy import INBOUND, Flow, flows
-from .model import SELF, Probe, Reason, Scope
+from ..policy import INBOUND, OUTBOUND, Flow, flows
+from . import space
+from .model import SELF, IPNetwork, Probe, Reason, Scope
 from .netindex import NetIndex
+from .space import Traffic
 
 AWS = "aws"
 AZURE = "azure"
@@ -44,6 +48,55 @@ _PLATFORM_REASON = "platform: Azure load balancer health probes reach the applia
 #: Marks a probe inside the VirtualNetwork tag but outside roles.internal_network: a peered
 #: virtual network or an on-premises range the file does not name.
 BEYOND_VNET = "virtualnetwork:beyond-internal-network"
+
+#: Traffic the cloud does not filter, per cloud: (direction, network, what it is). Both the
+#: firewall and the intent let it through whatever the rules say, so it is not compared.
+#: The VPC's own resolver (its base address + 2) is not in the file, so it is not listed.
+UNFILTERED = {
+    AWS: tuple((OUTBOUND, ipaddress.ip_network(net), what) for net, what in (
+        ("169.254.169.253/32", "Amazon DNS"), ("169.254.169.254/32", "instance metadata"),
+        ("169.254.169.123/32", "Amazon Time Sync"), ("fd00:ec2::123/128", "Amazon Time Sync"))),
+    AZURE: ((OUTBOUND, ipaddress.ip_network("168.63.129.16/32"),
+             "the platform address (DNS, DHCP)"),),
+}
+
+
+@dataclass(frozen=True)
+class Intended:
+    """One thing the file intends: traffic in a direction with the peers of a role."""
+
+    direction: str
+    traffic: Traffic
+    peer: str  # a role, or AZURE_LOAD_BALANCER
+    reason: Reason
+
+
+def traffic(service: Service) -> Traffic:
+    """A flow's service as traffic: TCP or UDP to one port, or everything (X01)."""
+    if service.protocol == ALL:
+        return space.EVERYTHING
+    protocol = space.TCP if service.protocol == catalog.TCP else space.UDP
+    assert service.port is not None
+    return space.of((protocol,), ((service.port, service.port),))
+
+
+def intended(deployment: Deployment, cloud: str, policy_flows: tuple[Flow, ...]
+             ) -> tuple[Intended, ...]:
+    """Everything the file intends on one cloud: the one place the intended set is built.
+
+    The policy's flows (vendor rows and sxcloud's extension), then the platform facts
+    (Azure's load balancer health probes). Site exceptions, once the file has them, are
+    added here as well."""
+    out = []
+    for flow in policy_flows:
+        role = None if flow.peer == catalog.INTERNET else flow.peer
+        out.append(Intended(flow.direction, traffic(flow.service), flow.peer,
+                            Reason(str(flow), role)))
+    if cloud == AZURE:
+        # No scope demanded: Internet rules reach the platform address as well.
+        out.append(Intended(INBOUND, space.EVERYTHING, AZURE_LOAD_BALANCER,
+                            Reason(_PLATFORM_REASON)))
+    return tuple(out)
 
 class Intent:
     """The flows a deployment intends on one cloud, queried per probe and service."""
@@ -72,6 +125,45 @@ class Intent:
             # No scope demanded: Internet rules reach the platform address as well.
             self._index[(INBOUND, AZURE_LOAD_BALANCER)] = {Service(ALL): Reason(_PLATFORM_REASON)}
         self._fits: dict[tuple[str, Scope], bool] = {}
+        # (direction, role) -> what is intended with its peers, as traffic
+        self._wants: dict[tuple[str, str], list[tuple[Traffic, Reason]]] = {}
+        for item in intended(deployment, cloud, self.flows):
+            self._wants.setdefault((item.direction, item.peer), []).append(
+                (item.traffic, item.reason))
+        self._wanted: dict[tuple[frozenset[str], str], tuple[tuple[Traffic, Reason], ...]] = {}
+
+    def wanted(self, roles: frozenset[str], direction: str) -> tuple[tuple[Traffic, Reason], ...]:
+        """What is intended in one direction with a peer of these roles, and why."""
+        key = (roles, direction)
+        known = self._wanted.get(key)
+        if known is None:
+            known = self._wanted[key] = tuple(
+                want for role in sorted(roles) for want in self._wants.get((direction, role), ()))
+        return known
+
+    def networks(self) -> list[IPNetwork]:
+        """Every network the intent tells apart: the roles' ranges, the platform addresses."""
+        out = [n for role in catalog.CONFIGURED_ROLES for n in self.deployment.roles.get(role, ())]
+        out += [net for _, net, _ in UNFILTERED[self.cloud]]
+        if self.cloud == AZURE:
+            out.append(ipaddress.ip_network(AZURE_PLATFORM_ADDRESS))
+        return out
+
+    def members(self) -> list[tuple[str, str]]:
+        """The memberships a peer can have, each with words for it: none, the appliances'
+        own group, each bound object, and on Azure the VirtualNetwork tag beyond the file's
+        internal network."""
+        own = "the appliance group" if self.cloud == AWS else "the appliance ASG"
+        out = [("", ""), (SELF, f"a member of {own}")]
+        for role, ids in sorted(self._bound.items()):
+            out += [(i, f"a member of {i}, bound to {role}") for i in sorted(ids)]
+        if self.cloud == AZURE:
+            out.append((BEYOND_VNET, "in the VirtualNetwork tag beyond roles.internal_network: "
+                                     "a peered or on-premises host"))
+        return out
+
+    def internal(self, address: object) -> bool:
+        return self._internal.holds(address)  # type: ignore[arg-type]
 
     def roles(self, probe: Probe) -> frozenset[str]:
         """The roles a probe belongs to on this cloud."""

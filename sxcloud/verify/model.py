@@ -6,6 +6,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from . import space
+
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
@@ -59,6 +61,68 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class Region:
+    """A box of the packet space in one direction: protocols, one range of the second
+    dimension (ports, or ICMP type/code), and a range of peer addresses of one IP family,
+    for peers that are members of one group (`member`: SELF or an id) or of none ("")."""
+
+    direction: str
+    protocols: frozenset[int]
+    ports: tuple[int, int]
+    first: IPAddress
+    last: IPAddress
+    member: str = ""
+    peer: str = ""  # the members' group in words ("" for any host at these addresses)
+
+    def addresses(self) -> str:
+        """The address range as CIDR blocks where two or fewer say it, else first-last."""
+        blocks = list(ipaddress.summarize_address_range(self.first, self.last))  # type: ignore[arg-type]
+        if len(blocks) <= 2:
+            return ", ".join(map(str, blocks))
+        return f"{self.first}-{self.last}"
+
+    def __str__(self) -> str:
+        what = space.protocols_text(self.protocols)
+        ports = space.ports_text(self.protocols, *self.ports)
+        way = "from" if self.direction == "inbound" else "to"
+        peer = f" ({self.peer})" if self.peer else ""
+        return f"{self.direction} {what}{' ' + ports if ports else ''} {way} {self.addresses()}{peer}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"direction": self.direction,
+                "protocols": [list(s) for s in space.spans(self.protocols)],
+                "protocol_names": space.protocols_text(self.protocols),
+                "ports": list(self.ports), "first_address": str(self.first),
+                "last_address": str(self.last), "member_of": self.member or None}
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One concrete packet of a region: what a reviewer can try."""
+
+    direction: str
+    protocol: int
+    port: int | None  # TCP/UDP destination port, ICMP type*256+code, None: no ports
+    address: IPAddress
+    member: str = ""
+
+    def __str__(self) -> str:
+        way = "from" if self.direction == "inbound" else "to"
+        member = f" (a member of {self.member})" if self.member else ""
+        return f"{self.direction} {space.example_text(self.protocol, self.port)} {way} {self.address}{member}"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"direction": self.direction, "protocol": self.protocol,
+                               "protocol_name": space.protocol_name(self.protocol),
+                               "address": str(self.address), "member_of": self.member or None}
+        if self.port is not None and self.protocol in space.TYPED:
+            out.update(icmp_type=self.port // 256, icmp_code=self.port % 256)
+        elif self.port is not None:
+            out["port"] = self.port
+        return out
+
+
+@dataclass(frozen=True)
 class Finding:
     kind: str
     message: str
@@ -69,6 +133,8 @@ class Finding:
     intended: str | None = None  # the flow the file intends (missing findings)
     decided_by: str | None = None
     allowed: bool | None = None  # what the firewall did with the probe
+    region: Region | None = None  # where the firewall and the intent differ
+    example: Packet | None = None  # one packet of the region
 
     @property
     def service(self) -> str:
@@ -85,6 +151,10 @@ class Finding:
         if self.decided_by:
             out["decided_by"] = self.decided_by
             out["allowed"] = self.allowed
+        if self.region:
+            out["region"] = self.region.to_json()
+        if self.example:
+            out["example"] = self.example.to_json()
         return out
 
 
@@ -99,6 +169,8 @@ class StackResult:
     intended_flows: int = 0
     probes: int = 0
     decisions: int = 0
+    peer_ranges: int = 0  # address ranges x memberships decided, per direction
+    cells: int = 0  # protocol x port x peer boxes decided
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

@@ -184,20 +184,22 @@ def _sg_rule(address: str, direction: str, v: dict[str, Any], protocol: Any, kin
              value: Any, group: Resource, origin: str) -> SgRule:
     text = str(protocol).lower()
     proto = _AWS_PROTOCOLS.get(text, text)
-    ports = None if proto == ALL else _aws_ports(v.get("from_port"), v.get("to_port"))
+    ports = None if proto == ALL else _aws_ports(v.get("from_port"), v.get("to_port"),
+                                                 icmp=proto in ("icmp", "icmpv6"))
     if kind == GROUP and refers_to(value, group, "id"):
         value = SELF
     return SgRule(address, direction, proto, ports, kind, value, origin,
                   str(v.get("description") or ""))
 
 
-def _aws_ports(from_port: Any, to_port: Any) -> tuple[int, int] | None:
-    """A port range; absent or -1 means every port, as AWS reads it."""
+def _aws_ports(from_port: Any, to_port: Any, icmp: bool = False) -> tuple[int, int] | None:
+    """A port range; absent or -1 means every port, as AWS reads it. For ICMP the pair is
+    (type, code), where a code of -1 is every code of the type."""
     try:
         low, high = int(from_port), int(to_port)
     except (TypeError, ValueError):
         return None
-    if low < 0 or high < 0:
+    if low < 0 or (high < 0 and not icmp):
         return None
     return (low, high)
 
