@@ -13,13 +13,12 @@ anything else, or a value not known until apply, is opaque and reported.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ..config import Deployment
 from ..policy import INBOUND, OUTBOUND
-from .model import INVALID, OPAQUE, SELF, Decision, Finding, IPNetwork, Probe, Scope
+from .model import INVALID, OPAQUE, SELF, Finding, Host, IPNetwork, Scope
 from .netindex import NetIndex
 from .rules import ALL as _ALL
 from .rules import AWS_GROUP as GROUP
@@ -32,7 +31,7 @@ TAG = "sxcloud:deployment"  # how the generated group names its deployment (aws/
 
 CIDR = "cidr"
 MEMBERS = "members"  # a security group or prefix list: matched by membership
-NOTHING = "nothing"  # opaque: matches no probe, reported as a finding
+NOTHING = "nothing"  # opaque: matches no packet, reported as a finding
 
 
 #: Notes on list entries no rule resource allows (evaluated as rules of the group).
@@ -49,7 +48,7 @@ class Rule:
 
     address: str
     direction: str
-    protocol: str  # tcp, udp, all, or the rule's own value (icmp, ...), which matches no probe
+    protocol: str  # tcp, udp, all, or the rule's own value (icmp, 132, ...)
     ports: tuple[int, int] | None  # None: every port
     peer: str  # CIDR, MEMBERS or NOTHING
     network: IPNetwork | None = None
@@ -68,12 +67,12 @@ class Rule:
         return ("member", self.member) if self.member else ("any", "opaque")
 
 
-#: A rule that matches a probe, with the peer it matched by.
+#: A rule that matches a peer, with the peer it matched by.
 Candidate = tuple[Rule, tuple[Scope, ...]]
 
 
 class SecurityGroup:
-    """The appliance group of one deployment in one document, ready to decide probes."""
+    """The appliance group of one deployment in one document, ready to decide packets."""
 
     first_match = False  # the union of the allows decides
 
@@ -88,7 +87,7 @@ class SecurityGroup:
         if self.group is not None:
             self._collect(document)
         # Candidates are (rule, its peer as matched); CIDR rules are indexed per direction,
-        # so a probe looks up its few prefix lengths instead of testing every rule.
+        # so a peer looks up its few prefix lengths instead of testing every rule.
         self._cidr: dict[str, NetIndex[Candidate]] = {INBOUND: NetIndex(), OUTBOUND: NetIndex()}
         self._members: dict[tuple[str, str], list[Candidate]] = {}
         self._order = {id(rule): index for index, rule in enumerate(self.rules)}  # reporting order
@@ -171,48 +170,18 @@ class SecurityGroup:
     def networks(self) -> list[IPNetwork]:
         return [r.network for r in self.rules if r.network is not None]
 
-    def port_ranges(self) -> list[tuple[int, int]]:
-        return [r.ports for r in self.rules if r.ports is not None]
-
     def denied(self, direction: str) -> str:
         """Why a packet no rule allows is denied."""
-        return _DENY[direction].by
+        return _DENY[direction]
 
-    def candidates(self, probe: Probe, direction: str) -> tuple[Candidate, ...]:
-        """The rules of a direction whose peer is this probe."""
-        out = self._cidr[direction].holding(probe.address)
-        for group in sorted(probe.groups):
+    def candidates(self, peer: Host, direction: str) -> tuple[Candidate, ...]:
+        """The rules of a direction whose peer side holds this peer."""
+        out = self._cidr[direction].holding(peer.address)
+        for group in sorted(peer.groups):
             out += self._members.get((direction, group), ())
         return tuple(sorted(out, key=lambda c: self._order[id(c[0])]))
 
-    def decide(self, candidates: tuple[Candidate, ...], direction: str, protocol: str,
-               ports: tuple[int, ...]) -> list[Decision]:
-        """The decision for each of the (sorted) ports: allowed if any rule matches; every
-        allowing rule's peer is a grant."""
-        allowing: list[list[Rule]] = [[] for _ in ports]
-        for rule, _ in candidates:
-            if rule.protocol != _ALL and rule.protocol != protocol:
-                continue
-            low, high = (0, len(ports)) if rule.ports is None else (
-                bisect_left(ports, rule.ports[0]), bisect_right(ports, rule.ports[1]))
-            for i in range(low, high):
-                allowing[i].append(rule)
-        deny = _DENY[direction]
-        cache: dict[tuple[int, ...], Decision] = {}  # many ports share their allowing rules
-        out = []
-        for rules in allowing:
-            if not rules:
-                out.append(deny)
-                continue
-            key = tuple(map(id, rules))
-            decision = cache.get(key)
-            if decision is None:
-                decision = cache[key] = Decision(True, ", ".join(r.address for r in rules),
-                                                 tuple(r.scope for r in rules))
-            out.append(decision)
-        return out
 
 
-_DENY = {d: Decision(False, f"no {kind} rule of the appliance group matches (security groups "
-                            "deny what no rule allows)")
-         for d, kind in ((INBOUND, "ingress"), (OUTBOUND, "egress"))}
+_DENY = {d: f"no {kind} rule of the appliance group matches (security groups deny what no "
+             "rule allows)" for d, kind in ((INBOUND, "ingress"), (OUTBOUND, "egress"))}

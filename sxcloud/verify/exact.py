@@ -27,8 +27,8 @@ from typing import Any, Protocol
 from .. import catalog
 from ..policy import INBOUND, OUTBOUND
 from . import space
-from .intent import BEYOND_VNET, UNFILTERED, Intent
-from .model import (MISSING, UNEXPECTED, Finding, IPAddress, IPNetwork, Packet, Probe, Reason,
+from .intent import UNFILTERED, Intent
+from .model import (MISSING, UNEXPECTED, Finding, IPAddress, IPNetwork, Packet, Host, Reason,
                     Region, Scope, StackResult)
 from .netindex import NetIndex
 from .space import Traffic
@@ -52,7 +52,7 @@ class Firewall(Protocol):
 
     def networks(self) -> list[IPNetwork]: ...
 
-    def candidates(self, probe: Probe, direction: str) -> tuple[tuple[Any, tuple[Scope, ...]], ...]:
+    def candidates(self, peer: Host, direction: str) -> tuple[tuple[Any, tuple[Scope, ...]], ...]:
         """The rules whose peer side holds the peer (in the order they are evaluated), each
         with the peer specs it matched by."""
 
@@ -112,14 +112,15 @@ def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackRes
         address = ipaddress.ip_address(low) if version == 4 else ipaddress.IPv6Address(low)
         directions = [d for d in DIRECTIONS if not unfiltered[d].holds(address)]
         internal = intent.internal(address)
-        for member, _ in members:
-            if member == BEYOND_VNET and internal:
-                continue  # inside the internal network the tag adds nothing
-            probe = Probe("", address, frozenset({member}) if member else frozenset())
-            roles = intent.roles(probe)
+        plain: dict[str, set[tuple[object, ...]]] = {}  # what hosts of no group get
+        for member, _, inside in members:
+            if inside is not None and inside != internal:
+                continue
+            peer = Host(address, frozenset({member}) if member else frozenset())
+            roles = intent.roles(peer)
             named = frozenset(r for r in roles if r != catalog.INTERNET)
             for direction in directions:
-                candidates = firewall.candidates(probe, direction)
+                candidates = firewall.candidates(peer, direction)
                 alike = []
                 for rule, scopes in candidates:
                     ids = tuple(map(id, scopes))
@@ -138,14 +139,23 @@ def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackRes
                 reached.update(id(candidates[i][0]) for i in grid.deciding)
                 result.peer_ranges += 1
                 result.cells += grid.size
+                seen = plain.setdefault(direction, set()) if not member else plain.get(direction, set())
                 for protocols, first, last, (allowed, deciding, reasons) in grid.cells:
                     by = (", ".join(candidates[i][0].label for i in deciding) if deciding
                           else firewall.denied(direction))
                     outcome = Outcome(allowed, by, reasons)
-                    found.setdefault((direction, member, first, last, outcome, version),
-                                     []).append((protocols, low, high))
-    labels = dict(intent.members())
-    for region, outcome in _regions(found, labels):
+                    if not member:
+                        seen.add((protocols, first, last, outcome))
+                    elif (protocols, first, last, outcome) in seen:
+                        continue  # members fare as any host at the address: said once
+                    found.setdefault((direction, member, first, last, allowed, reasons, version),
+                                     []).append((protocols, low, high, by))
+    labels = {member: words for member, words, _ in members}
+    skipped = {(d, version): [(int(n.network_address), int(n.broadcast_address))
+                              for way, n, _ in UNFILTERED[intent.cloud]
+                              if way == d and n.version == version]
+               for d in DIRECTIONS for version, _ in FAMILIES}
+    for region, outcome in _regions(found, labels, skipped):
         result.findings += _findings(region, outcome)
     if firewall.first_match:
         result.notes += _unreachable(firewall, reached)
@@ -199,8 +209,10 @@ def _grid(first_match: bool, wanted: tuple[tuple[Traffic, Reason], ...],
         for first, end in zip(edges, edges[1:]):
             size += 1
             verdict = _decide(first_match, first, rules, wants, deciding)
-            if open_cell is not None and verdict == open_cell[3]:
-                open_cell = (protocols, open_cell[1], end - 1, verdict)
+            if (open_cell is not None and verdict is not None
+                    and verdict[::2] == open_cell[3][::2]):  # the same but for the rules
+                by = tuple(sorted(set(open_cell[3][1]) | set(verdict[1])))
+                open_cell = (protocols, open_cell[1], end - 1, (verdict[0], by, verdict[2]))
                 continue
             if open_cell is not None:
                 cells.append(open_cell)
@@ -245,38 +257,62 @@ def _decide(first_match: bool, port: int,
     return None
 
 
-def _regions(found: dict[tuple[object, ...], list[tuple[int, int, int]]],
-             labels: dict[str, str]) -> list[tuple[Region, Outcome]]:
+def _regions(found: dict[tuple[object, ...], list[tuple[frozenset[int], int, int, str]]],
+             labels: dict[str, str], skipped: dict[tuple[str, int], list[tuple[int, int]]]
+             ) -> list[tuple[Region, Outcome]]:
     """Merge the disagreeing boxes: adjacent addresses with the same protocols, ports and
-    outcome, then protocols whose ports and addresses are the same."""
-    merged: dict[tuple[object, ...], set[int]] = {}
-    for (direction, member, first, last, outcome, version), boxes in found.items():
-        by_protocols: dict[frozenset[int], list[tuple[int, int]]] = {}
-        for protocols, low, high in boxes:
-            by_protocols.setdefault(protocols, []).append((low, high))
+    verdict (across traffic the cloud does not filter, which is no one's business), then
+    protocols whose ports and addresses are the same. The deciding rules are joined."""
+    merged: dict[tuple[object, ...], tuple[set[int], list[str]]] = {}
+    for (direction, member, first, last, allowed, reasons, version), boxes in found.items():
+        by_protocols: dict[frozenset[int], list[tuple[int, int, str]]] = {}
+        for protocols, low, high, by in boxes:
+            by_protocols.setdefault(protocols, []).append((low, high, by))
+        gaps = skipped[(str(direction), int(version))]  # type: ignore[call-overload]
         for protocols, spans in by_protocols.items():
-            for low, high in _joined(spans):
-                merged.setdefault((direction, member, first, last, outcome, version, low, high),
-                                  set()).update(protocols)
+            for low, high, by in _joined(spans, gaps):
+                entry = merged.setdefault(
+                    (direction, member, first, last, allowed, reasons, version, low, high),
+                    (set(), []))
+                entry[0].update(protocols)
+                entry[1].append(by)
     out = []
-    for (direction, member, first, last, outcome, version, low, high), protocols in merged.items():
+    for key, (protocols, bys) in merged.items():
+        direction, member, first, last, allowed, reasons, version, low, high = key
         make = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
         region = Region(str(direction), frozenset(protocols), (int(first), int(last)),  # type: ignore[call-overload]
                         make(low), make(high), str(member), labels[str(member)])
-        out.append((region, outcome))
+        out.append((region, Outcome(bool(allowed), _labels(bys), reasons)))  # type: ignore[arg-type]
     out.sort(key=lambda ro: (ro[0].direction, not ro[1].reasons, min(ro[0].protocols),
                              ro[0].ports, ro[0].first.version, ro[0].first, ro[0].member))
     return out  # type: ignore[return-value]
 
 
-def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for low, high in sorted(spans):
-        if out and out[-1][1] + 1 >= low:
-            out[-1] = (out[-1][0], max(out[-1][1], high))
+def _labels(texts: list[str]) -> str:
+    """Rule lists joined without repeats, in order."""
+    return ", ".join(dict.fromkeys(part for text in texts for part in text.split(", ")))
+
+
+def _joined(spans: list[tuple[int, int, str]], gaps: list[tuple[int, int]]
+            ) -> list[tuple[int, int, str]]:
+    """Adjacent address spans as one, also across a gap wholly of `gaps`."""
+    out: list[tuple[int, int, str]] = []
+    for low, high, by in sorted(spans):
+        if out and (out[-1][1] + 1 >= low or _within(out[-1][1] + 1, low - 1, gaps)):
+            out[-1] = (out[-1][0], max(out[-1][1], high), _labels([out[-1][2], by]))
         else:
-            out.append((low, high))
+            out.append((low, high, by))
     return out
+
+
+def _within(low: int, high: int, gaps: list[tuple[int, int]]) -> bool:
+    """Whether every address of low..high lies in the gaps."""
+    for first, last in sorted(gaps):
+        if first <= low <= last:
+            low = last + 1
+            if low > high:
+                return True
+    return False
 
 
 def example(region: Region) -> Packet:
@@ -291,27 +327,27 @@ def example(region: Region) -> Packet:
     value = preferred if low <= preferred <= high else (low + 1 if high - low >= 2 else low)
     address: IPAddress = (ipaddress.IPv4Address(value) if region.first.version == 4
                           else ipaddress.IPv6Address(value))
-    return Packet(region.direction, protocol, port, address, region.member)
+    return Packet(region.direction, protocol, port, address, region.member, region.peer)
 
 
 def _findings(region: Region, outcome: Outcome) -> list[Finding]:
     """One finding per flow concerned: the unexpected one, or each intended one missing."""
     packet = example(region)
-    name = space.protocol_name(packet.protocol)
+    where = dict(direction=region.direction, protocol=space.protocol_name(packet.protocol),
+                 port=packet.port, decided_by=outcome.by, allowed=outcome.allowed,
+                 region=region, example=packet)
     if not outcome.reasons:
-        return [Finding(UNEXPECTED, f"allowed but not intended: {region} is allowed by "
+        return [Finding(UNEXPECTED, f"{region}: allowed but not intended: allowed by "
                         f"{outcome.by}; no flow of the file intends it; e.g. {packet}",
-                        region.direction, name, packet.port, None, None, outcome.by, True,
-                        region, packet)]
+                        **where)]  # type: ignore[arg-type]
     if outcome.allowed:  # only by rules for wider peers than the flows' roles
         return [Finding(MISSING, f"{r.text}: intended but not allowed by a rule for "
                         f"{r.role}: {region} is allowed only by {outcome.by}, whose peer is "
-                        f"wider than {r.role}; e.g. {packet}", region.direction, name,
-                        packet.port, None, r.text, outcome.by, True, region, packet)
-                for r in outcome.reasons]
+                        f"wider than {r.role}; e.g. {packet}", intended=r.text,
+                        **where) for r in outcome.reasons]  # type: ignore[arg-type]
     return [Finding(MISSING, f"{r.text}: intended but not allowed: {region} is denied by "
-                    f"{outcome.by}; e.g. {packet}", region.direction, name, packet.port, None,
-                    r.text, outcome.by, False, region, packet) for r in outcome.reasons]
+                    f"{outcome.by}; e.g. {packet}", intended=r.text,
+                    **where) for r in outcome.reasons]  # type: ignore[arg-type]
 
 
 def _unreachable(firewall: Any, reached: set[int]) -> list[str]:

@@ -1,10 +1,11 @@
-"""What the deployment file intends, per probe, under each cloud's meaning of the roles.
+"""What the deployment file intends, over the packet space, under each cloud's meaning of
+the roles.
 
-Built from `sxcloud.policy.flows` and the deployment's roles and bindings only, never from
-the cloud planners (they are what is under test). A probe belongs to roles: by address
-(the role's CIDRs, unless the role is bound on this cloud), by membership (a bound group,
-prefix list or ASG; the appliance's own group for cluster peers), and by the cloud's meaning
-of `internet`:
+`intended` builds the intended set: the one place to add to what verify expects. It takes
+`sxcloud.policy.flows` and the platform facts, never the cloud planners (they are what is
+under test). A peer belongs to roles: by address (the role's CIDRs, unless the role is bound
+on this cloud), by membership (a bound group, prefix list or ASG; the appliance's own group
+for cluster peers), and by the cloud's meaning of `internet`:
 
 - AWS: `internet` is 0.0.0.0/0 (and ::/0 with ipv6), so it holds every address, internal
   ones too. Security groups have no deny; the intent says so instead of pretending.
@@ -12,9 +13,10 @@ of `internet`:
   `roles.internal_network` (and outside the VirtualNetwork tag), of either IP family (the
   tag covers IPv6 whatever `ipv6` says).
 
-A flow is intended for a probe when the probe belongs to the flow's peer role and the
-service matches. Azure adds one platform fact: health probes from AzureLoadBalancer
-(168.63.129.16) reach the appliances (spec/clouds.md: do not block them).
+A flow is intended for a packet when its peer belongs to the flow's peer role and the
+flow's traffic covers its protocol and port. Azure adds one platform fact: health probes
+from AzureLoadBalancer (168.63.129.16) reach the appliances (spec/clouds.md: do not block
+them). Traffic the cloud does not filter at all (`UNFILTERED`) is not compared.
 
 A flow with a named role (not the Internet) must also be granted by a rule scoped to that
 role (`fits`): its peer lies within the role's ranges, or is the role's bound object. A rule
@@ -34,7 +36,7 @@ from ..catalog import ALL, Service
 from ..config import Deployment
 from ..policy import INBOUND, OUTBOUND, Flow, flows
 from . import space
-from .model import SELF, IPNetwork, Probe, Reason, Scope
+from .model import SELF, IPNetwork, Host, Reason, Scope
 from .netindex import NetIndex
 from .space import Traffic
 
@@ -45,7 +47,7 @@ AZURE_LOAD_BALANCER = "azure_load_balancer"  # a platform role, not one of the f
 AZURE_PLATFORM_ADDRESS = ipaddress.ip_address("168.63.129.16")
 _PLATFORM_REASON = "platform: Azure load balancer health probes reach the appliances"
 
-#: Marks a probe inside the VirtualNetwork tag but outside roles.internal_network: a peered
+#: Marks a peer inside the VirtualNetwork tag but outside roles.internal_network: a peered
 #: virtual network or an on-premises range the file does not name.
 BEYOND_VNET = "virtualnetwork:beyond-internal-network"
 
@@ -99,7 +101,7 @@ def intended(deployment: Deployment, cloud: str, policy_flows: tuple[Flow, ...]
     return tuple(out)
 
 class Intent:
-    """The flows a deployment intends on one cloud, queried per probe and service."""
+    """What a deployment intends on one cloud, queried per peer and direction."""
 
     def __init__(self, deployment: Deployment, cloud: str) -> None:
         self.deployment = deployment
@@ -115,15 +117,6 @@ class Intent:
             ids = (binding if cloud == AZURE
                    else (*binding.security_group_ids, *binding.prefix_list_ids))  # type: ignore[union-attr]
             self._bound[role] = frozenset(i.lower() for i in ids)
-        # (direction, role) -> {service: reason}; Service(ALL) stands for every service
-        self._index: dict[tuple[str, str], dict[Service, Reason]] = {}
-        for flow in self.flows:
-            role = None if flow.peer == catalog.INTERNET else flow.peer
-            self._index.setdefault((flow.direction, flow.peer), {}).setdefault(
-                flow.service, Reason(str(flow), role))
-        if cloud == AZURE:
-            # No scope demanded: Internet rules reach the platform address as well.
-            self._index[(INBOUND, AZURE_LOAD_BALANCER)] = {Service(ALL): Reason(_PLATFORM_REASON)}
         self._fits: dict[tuple[str, Scope], bool] = {}
         # (direction, role) -> what is intended with its peers, as traffic
         self._wants: dict[tuple[str, str], list[tuple[Traffic, Reason]]] = {}
@@ -149,32 +142,36 @@ class Intent:
             out.append(ipaddress.ip_network(AZURE_PLATFORM_ADDRESS))
         return out
 
-    def members(self) -> list[tuple[str, str]]:
-        """The memberships a peer can have, each with words for it: none, the appliances'
-        own group, each bound object, and on Azure the VirtualNetwork tag beyond the file's
-        internal network."""
+    def members(self) -> list[tuple[str, str, bool | None]]:
+        """The memberships a peer can have, each with words for it and where its addresses
+        are (True: inside roles.internal_network, False: outside, None: anywhere): none; the
+        appliances' own group and every bound security group or ASG, whose members are hosts
+        of the VPC / VNet (an ASG's NICs are in one VNet); a bound prefix list, which may
+        hold anything; on Azure the VirtualNetwork tag beyond the file's internal network."""
         own = "the appliance group" if self.cloud == AWS else "the appliance ASG"
-        out = [("", ""), (SELF, f"a member of {own}")]
+        out: list[tuple[str, str, bool | None]] = [("", "", None),
+                                                   (SELF, f"a member of {own}", True)]
         for role, ids in sorted(self._bound.items()):
-            out += [(i, f"a member of {i}, bound to {role}") for i in sorted(ids)]
+            out += [(i, f"a member of {i}, bound to {role}",
+                     None if i.startswith("pl-") else True) for i in sorted(ids)]
         if self.cloud == AZURE:
             out.append((BEYOND_VNET, "in the VirtualNetwork tag beyond roles.internal_network: "
-                                     "a peered or on-premises host"))
+                                     "a peered or on-premises host", False))
         return out
 
     def internal(self, address: object) -> bool:
         return self._internal.holds(address)  # type: ignore[arg-type]
 
-    def roles(self, probe: Probe) -> frozenset[str]:
-        """The roles a probe belongs to on this cloud."""
-        address = probe.address
+    def roles(self, peer: Host) -> frozenset[str]:
+        """The roles a peer belongs to on this cloud."""
+        address = peer.address
         out = set()
-        if SELF in probe.groups:
+        if SELF in peer.groups:
             out.add(catalog.APPLIANCE_PEERS)
         for role in catalog.CONFIGURED_ROLES:
             bound = self._bound.get(role)
             if bound is not None:
-                if bound & probe.groups:
+                if bound & peer.groups:
                     out.add(role)
             elif self._role_nets[role].holds(address):
                 out.add(role)
@@ -182,19 +179,11 @@ class Intent:
             if address.version == 4 or self.deployment.appliance.ipv6:
                 out.add(catalog.INTERNET)
         else:
-            if not self._internal.holds(address) and BEYOND_VNET not in probe.groups:
+            if not self._internal.holds(address) and BEYOND_VNET not in peer.groups:
                 out.add(catalog.INTERNET)
             if address == AZURE_PLATFORM_ADDRESS:
                 out.add(AZURE_LOAD_BALANCER)
         return frozenset(out)
-
-    def services(self, roles: frozenset[str], direction: str) -> dict[Service, list[Reason]]:
-        """Every service intended with a probe of these roles in one direction, and why."""
-        out: dict[Service, list[Reason]] = {}
-        for role in sorted(roles):
-            for service, reason in self._index.get((direction, role), {}).items():
-                out.setdefault(service, []).append(reason)
-        return out
 
     def fits(self, role: str, scope: Scope) -> bool:
         """Whether a rule's peer (its scope) lies within a role, so that it grants the
@@ -252,9 +241,26 @@ class Intent:
                            "planner warns about it)")
             out.append("azure: Internet means outside roles.internal_network; VirtualNetwork "
                        "means roles.internal_network and possibly peered or on-premises "
-                       "ranges (probed, nothing intended); health probes from "
+                       "ranges (decided, nothing intended); health probes from "
                        "AzureLoadBalancer (168.63.129.16) are expected to reach the appliances")
             if d.appliance.dns == "cloud":
                 out.append("azure: dns is cloud: 168.63.129.16 is not filtered unless a rule "
                            "names AzurePlatformDNS, so there is no rule to verify for it")
         return out
+
+
+def appliance(d: Deployment) -> Host:
+    """The appliance itself, as Azure rules see it: a member of its ASG, at an internal
+    address outside every other role (or, when the roles cover the internal network, its
+    first address)."""
+    others = [n for role, nets in d.roles.items() if role != catalog.INTERNAL_NETWORK
+              for n in nets]
+    internal = d.roles[catalog.INTERNAL_NETWORK]
+    for net in internal:
+        size = net.num_addresses
+        for offset in (size // 2 + 7, 1, size // 2, size - 2, 0):
+            if 0 <= offset < size:
+                candidate = net.network_address + offset
+                if not any(candidate.version == n.version and candidate in n for n in others):
+                    return Host(candidate, frozenset({SELF}))
+    return Host(internal[0].network_address, frozenset({SELF}))

@@ -1,4 +1,5 @@
-"""What verify works with: probes, decisions, findings and the result per stack."""
+"""What verify works with: peers, decisions, regions of the packet space, findings and the
+result per stack."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from . import space
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
-#: A probe's membership of the appliance's own group (AWS security group, Azure ASG).
+#: A peer's membership of the appliance's own group (AWS security group, Azure ASG).
 SELF = "self"
 
 MISSING = "missing"  # the file intends the flow; the firewall denies it
@@ -22,33 +23,18 @@ KINDS = (MISSING, UNEXPECTED, OPAQUE, INVALID)
 
 
 @dataclass(frozen=True)
-class Probe:
-    """A host on the other end of a flow: an address, and the cloud groups it is a member of
-    (SELF for the appliance's own group, else bound security group, prefix list or ASG ids,
-    lower-case)."""
+class Host:
+    """A peer on the other end of a flow: an address, and the cloud groups it is a member of
+    (SELF for the appliance's own group, else a bound security group, prefix list or ASG id,
+    lower-case; or intent.BEYOND_VNET)."""
 
-    label: str
     address: IPAddress
     groups: frozenset[str] = frozenset()
-    inbound_only: bool = False
-
-    def __str__(self) -> str:
-        return f"{self.label} ({self.address})"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "address": str(self.address), "groups": sorted(self.groups)}
 
 
 #: What a rule's peer is, for the scope check: ("net", network), ("member", SELF or a
 #: lower-case id), ("tag", service tag) or ("any", "*").
 Scope = tuple[str, Any]
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    by: str  # the rule (its Terraform address) or the default that decided
-    grants: tuple[Scope, ...] = ()  # when allowed: the peers of the rules that allow it
 
 
 @dataclass(frozen=True)
@@ -104,12 +90,13 @@ class Packet:
     protocol: int
     port: int | None  # TCP/UDP destination port, ICMP type*256+code, None: no ports
     address: IPAddress
-    member: str = ""
+    member: str = ""  # as in Region
+    peer: str = ""
 
     def __str__(self) -> str:
         way = "from" if self.direction == "inbound" else "to"
-        member = f" (a member of {self.member})" if self.member else ""
-        return f"{self.direction} {space.example_text(self.protocol, self.port)} {way} {self.address}{member}"
+        peer = f" ({self.peer})" if self.peer else ""
+        return f"{self.direction} {space.example_text(self.protocol, self.port)} {way} {self.address}{peer}"
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"direction": self.direction, "protocol": self.protocol,
@@ -127,25 +114,18 @@ class Finding:
     kind: str
     message: str
     direction: str | None = None
-    protocol: str | None = None
-    port: int | None = None
-    probe: Probe | None = None
+    protocol: str | None = None  # the example packet's protocol, in words
+    port: int | None = None  # the example packet's port (ICMP: type * 256 + code)
     intended: str | None = None  # the flow the file intends (missing findings)
     decided_by: str | None = None
-    allowed: bool | None = None  # what the firewall did with the probe
+    allowed: bool | None = None  # what the firewall does in the region
     region: Region | None = None  # where the firewall and the intent differ
     example: Packet | None = None  # one packet of the region
-
-    @property
-    def service(self) -> str:
-        return f"{self.protocol.upper()} {self.port}" if self.protocol else ""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "message": self.message}
         if self.direction:
             out.update(direction=self.direction, protocol=self.protocol, port=self.port)
-        if self.probe:
-            out["probe"] = self.probe.to_json()
         if self.intended:
             out["intended"] = self.intended
         if self.decided_by:
@@ -167,8 +147,6 @@ class StackResult:
     source: str  # the file read
     kind: str  # cdk.tf.json, plan or state
     intended_flows: int = 0
-    probes: int = 0
-    decisions: int = 0
     peer_ranges: int = 0  # address ranges x memberships decided, per direction
     cells: int = 0  # protocol x port x peer boxes decided
     findings: list[Finding] = field(default_factory=list)
@@ -181,5 +159,5 @@ class StackResult:
     def to_json(self) -> dict[str, Any]:
         return {"stack": self.stack, "cloud": self.cloud, "source": self.source,
                 "kind": self.kind, "ok": self.ok, "intended_flows": self.intended_flows,
-                "probes": self.probes, "decisions": self.decisions,
+                "peer_ranges": self.peer_ranges, "cells": self.cells,
                 "findings": [f.to_json() for f in self.findings], "notes": list(self.notes)}

@@ -137,7 +137,7 @@ def ports_text(protocols: frozenset[int], low: int, high: int) -> str:
         return "every port" if protocols <= frozenset(PORTED) else ""
     if protocols <= frozenset(TYPED):
         return _icmp_text(low, high)
-    return f"port {low}" if low == high else f"ports {low}-{high}"
+    return f"{low}" if low == high else f"{low}-{high}"
 
 
 def _icmp_text(low: int, high: int) -> str:
