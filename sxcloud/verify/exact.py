@@ -30,7 +30,6 @@ from . import space
 from .intent import UNFILTERED, Intent
 from .model import (MISSING, UNEXPECTED, Finding, IPAddress, IPNetwork, Packet, Host, Reason,
                     Region, Scope, StackResult)
-from .netindex import NetIndex
 from .space import Traffic
 
 DIRECTIONS = (INBOUND, OUTBOUND)
@@ -101,8 +100,11 @@ def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackRes
     result.findings.extend(firewall.problems)
     result.notes.extend(intent.notes() + firewall.notes)
     atoms = _atoms(intent.networks() + firewall.networks())
-    unfiltered = {d: NetIndex((net, what) for way, net, what in UNFILTERED[intent.cloud]
-                              if way == d) for d in DIRECTIONS}
+    # (direction, version) -> the address spans the cloud does not filter
+    skipped = {(d, version): [(int(n.network_address), int(n.broadcast_address))
+                              for way, n, _ in UNFILTERED[intent.cloud]
+                              if way == d and n.version == version]
+               for d in DIRECTIONS for version, _ in FAMILIES}
     found: dict[tuple[object, ...], list[tuple[frozenset[int], int, int]]] = {}
     reached: set[int] = set()
     # the roles each matched peer fits, by the peer specs' identities (stable in one call)
@@ -110,7 +112,8 @@ def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackRes
     members = intent.members()
     for version, low, high in atoms:
         address = ipaddress.ip_address(low) if version == 4 else ipaddress.IPv6Address(low)
-        directions = [d for d in DIRECTIONS if not unfiltered[d].holds(address)]
+        directions = [d for d in DIRECTIONS  # an atom is wholly in a skipped span or out
+                      if not any(a <= low <= b for a, b in skipped[(d, version)])]
         internal = intent.internal(address)
         plain: dict[str, set[tuple[object, ...]]] = {}  # what hosts of no group get
         for member, _, inside in members:
@@ -151,10 +154,6 @@ def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackRes
                     found.setdefault((direction, member, first, last, allowed, reasons, version),
                                      []).append((protocols, low, high, by))
     labels = {member: words for member, words, _ in members}
-    skipped = {(d, version): [(int(n.network_address), int(n.broadcast_address))
-                              for way, n, _ in UNFILTERED[intent.cloud]
-                              if way == d and n.version == version]
-               for d in DIRECTIONS for version, _ in FAMILIES}
     for region, outcome in _regions(found, labels, skipped):
         result.findings += _findings(region, outcome)
     if firewall.first_match:

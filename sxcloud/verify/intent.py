@@ -124,6 +124,7 @@ class Intent:
             self._wants.setdefault((item.direction, item.peer), []).append(
                 (item.traffic, item.reason))
         self._wanted: dict[tuple[frozenset[str], str], tuple[tuple[Traffic, Reason], ...]] = {}
+        self._by_address: dict[tuple[int, int], frozenset[str]] = {}
 
     def wanted(self, roles: frozenset[str], direction: str) -> tuple[tuple[Traffic, Reason], ...]:
         """What is intended in one direction with a peer of these roles, and why."""
@@ -165,15 +166,17 @@ class Intent:
     def roles(self, peer: Host) -> frozenset[str]:
         """The roles a peer belongs to on this cloud."""
         address = peer.address
-        out = set()
+        key = (address.version, int(address))
+        by_address = self._by_address.get(key)
+        if by_address is None:  # the same address is asked for with each membership
+            by_address = self._by_address[key] = frozenset(
+                role for role in catalog.CONFIGURED_ROLES
+                if role not in self._bound and self._role_nets[role].holds(address))
+        out = set(by_address)
         if SELF in peer.groups:
             out.add(catalog.APPLIANCE_PEERS)
-        for role in catalog.CONFIGURED_ROLES:
-            bound = self._bound.get(role)
-            if bound is not None:
-                if bound & peer.groups:
-                    out.add(role)
-            elif self._role_nets[role].holds(address):
+        for role, bound in self._bound.items():
+            if bound & peer.groups:
                 out.add(role)
         if self.cloud == AWS:
             if address.version == 4 or self.deployment.appliance.ipv6:
