@@ -33,7 +33,6 @@ import sweep  # noqa: E402
 import verify_bench  # noqa: E402
 from sxcloud import catalog, config  # noqa: E402
 from sxcloud.policy import INBOUND, flows  # noqa: E402
-from sxcloud.verify import verify  # noqa: E402
 from sxcloud.verify.rules import security_group_rules, tagged  # noqa: E402
 from sxcloud.verify.aws import GROUP, TAG  # noqa: E402
 from sxcloud.verify.space import icmp_ranges, parse_protocol  # noqa: E402

@@ -20,7 +20,6 @@ from ..config import Deployment
 from ..policy import INBOUND, OUTBOUND
 from .model import INVALID, OPAQUE, SELF, Finding, Host, IPNetwork, Scope
 from .netindex import NetIndex
-from .rules import ALL as _ALL
 from .rules import AWS_GROUP as GROUP
 from .rules import CIDR_V4, CIDR_V6, PREFIX_LIST, SgRule, security_group_rules, tagged
 from .rules import network as _network

@@ -38,12 +38,6 @@ _EXAMPLES = {4: int(ipaddress.ip_address("203.0.113.10")),
              6: int(ipaddress.ip_address("2001:db8::10"))}  # documentation addresses
 
 
-class Rule(Protocol):
-    allow: bool
-    label: str
-    traffic: Traffic
-
-
 class Firewall(Protocol):
     problems: list[Finding]
     notes: list[str]
@@ -53,7 +47,7 @@ class Firewall(Protocol):
 
     def candidates(self, peer: Host, direction: str) -> tuple[tuple[Any, tuple[Scope, ...]], ...]:
         """The rules whose peer side holds the peer (in the order they are evaluated), each
-        with the peer specs it matched by."""
+        with the peer specs it matched by; a rule has `traffic`, `allow` and `label`."""
 
     def denied(self, direction: str) -> str:
         """Why a packet no rule allows is denied (AWS)."""

@@ -1,6 +1,6 @@
 """The firewall rules a Terraform document holds, read with each cloud's resource semantics.
 
-This is the one reader of rule attributes: verify evaluates these rules at probes
+This is the one reader of rule attributes: verify decides every packet with these rules
 (`verify.aws`, `verify.azure`), and review turns them into openings (`review.tfplan`), for a
 plan's planned values and for its `before` alike (`tfjson.parse(..., side=BEFORE)`).
 
@@ -89,7 +89,7 @@ class SgRule:
     address: str
     direction: str  # INBOUND or OUTBOUND
     protocol: str  # tcp, udp, all, or the rule's own value (icmp, ...)
-    ports: tuple[int, int] | None  # from/to port; None: every port (absent or -1, or all)
+    ports: tuple[int, int] | None  # from/to port (ICMP: type, code; -1 every code); None: every
     kind: str  # CIDR_V4, CIDR_V6, PREFIX_LIST or GROUP
     value: Any  # the CIDR or id as written (str, Ref or Unknown); SELF for the group itself
     origin: str  # RESOURCE, LEGACY, INLINE or UNMANAGED
