@@ -13,9 +13,9 @@ left out, and every packet of an atom is decided as its first one is.
 
 Address atoms whose matching rules act alike and whose roles are the same share one
 decision; only where that differs from the intent is the atom decided with its own rules,
-to name them. Where the two differ, the atoms are merged into regions (adjacent ports, then
-adjacent addresses, then protocols with the same ports and addresses), each reported with
-one concrete packet.
+to name them. Where the two differ, the boxes of each finding (one per intended flow) are
+merged into regions (adjacent ports, then adjacent addresses, then protocols with the same
+ports and addresses), each reported with one concrete packet.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ class Outcome:
 Verdict = tuple[bool, tuple[int, ...], tuple[Reason, ...]]
 #: One disagreement: protocols, a port range, and what it is.
 Cell = tuple[frozenset[int], int, int, Verdict]
+#: A disagreeing box of one finding: protocols, ports, addresses, the deciding rules.
+Box = tuple[frozenset[int], int, int, int, int, str]
 #: A matching rule as the decision needs it: its traffic, access, and the roles it fits.
 Alike = tuple[Traffic, bool, frozenset[str]]
 
@@ -99,7 +101,7 @@ def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackRes
                               for way, n, _ in UNFILTERED[intent.cloud]
                               if way == d and n.version == version]
                for d in DIRECTIONS for version, _ in FAMILIES}
-    found: dict[tuple[object, ...], list[tuple[frozenset[int], int, int]]] = {}
+    found: dict[tuple[object, ...], list[Box]] = {}
     reached: set[int] = set()
     # the roles each matched peer fits, by the peer specs' identities (stable in one call)
     fitting: dict[tuple[tuple[int, ...], frozenset[str]], frozenset[str]] = {}
@@ -140,13 +142,14 @@ def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackRes
                 for protocols, first, last, (allowed, deciding, reasons) in grid.cells:
                     by = (", ".join(candidates[i][0].label for i in deciding) if deciding
                           else firewall.denied(direction))
-                    outcome = Outcome(allowed, by, reasons)
-                    if not member:
-                        seen.add((protocols, first, last, outcome))
-                    elif (protocols, first, last, outcome) in seen:
-                        continue  # members fare as any host at the address: said once
-                    found.setdefault((direction, member, first, last, allowed, reasons, version),
-                                     []).append((protocols, low, high, by))
+                    for reason in reasons or (None,):  # one finding per intended flow
+                        box = (protocols, first, last, allowed, reason, by)
+                        if not member:
+                            seen.add(box)
+                        elif box in seen:
+                            continue  # members fare as any host at the address: said once
+                        found.setdefault((direction, member, allowed, reason, version),
+                                         []).append((protocols, first, last, low, high, by))
     labels = {member: words for member, words, _ in members}
     for region, outcome in _regions(found, labels, skipped):
         result.findings += _findings(region, outcome)
@@ -250,35 +253,37 @@ def _decide(first_match: bool, port: int,
     return None
 
 
-def _regions(found: dict[tuple[object, ...], list[tuple[frozenset[int], int, int, str]]],
-             labels: dict[str, str], skipped: dict[tuple[str, int], list[tuple[int, int]]]
+def _regions(found: dict[tuple[object, ...], list[Box]], labels: dict[str, str],
+             skipped: dict[tuple[str, int], list[tuple[int, int]]]
              ) -> list[tuple[Region, Outcome]]:
-    """Merge the disagreeing boxes: adjacent addresses with the same protocols, ports and
-    verdict (across traffic the cloud does not filter, which is no one's business), then
+    """Merge the disagreeing boxes of each finding: adjacent ports, then adjacent addresses
+    (also across traffic the cloud does not filter, which is no one's business), then
     protocols whose ports and addresses are the same. The deciding rules are joined."""
-    merged: dict[tuple[object, ...], tuple[set[int], list[str]]] = {}
-    for (direction, member, first, last, allowed, reasons, version), boxes in found.items():
-        by_protocols: dict[frozenset[int], list[tuple[int, int, str]]] = {}
-        for protocols, low, high, by in boxes:
-            by_protocols.setdefault(protocols, []).append((low, high, by))
-        gaps = skipped[(str(direction), int(version))]  # type: ignore[call-overload]
-        for protocols, spans in by_protocols.items():
-            for low, high, by in _joined(spans, gaps):
-                entry = merged.setdefault(
-                    (direction, member, first, last, allowed, reasons, version, low, high),
-                    (set(), []))
-                entry[0].update(protocols)
-                entry[1].append(by)
     out = []
-    for key, (protocols, bys) in merged.items():
-        direction, member, first, last, allowed, reasons, version, low, high = key
+    for (direction, member, allowed, reason, version), boxes in found.items():
+        gaps = skipped[(str(direction), int(version))]  # type: ignore[call-overload]
+        by_addresses: dict[tuple[object, ...], list[tuple[int, int, str]]] = {}
+        for protocols, first, last, low, high, by in boxes:
+            by_addresses.setdefault((protocols, low, high), []).append((first, last, by))
+        by_ports: dict[tuple[object, ...], list[tuple[int, int, str]]] = {}
+        for (protocols, low, high), spans in by_addresses.items():
+            for first, last, by in _joined(spans, []):
+                by_ports.setdefault((protocols, first, last), []).append((low, high, by))
+        by_box: dict[tuple[int, int, int, int], tuple[set[int], list[str]]] = {}
+        for (protocols, first, last), spans in by_ports.items():
+            for low, high, by in _joined(spans, gaps):
+                entry = by_box.setdefault((first, last, low, high), (set(), []))  # type: ignore[arg-type]
+                entry[0].update(protocols)  # type: ignore[arg-type]
+                entry[1].append(by)
         make = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
-        region = Region(str(direction), frozenset(protocols), (int(first), int(last)),  # type: ignore[call-overload]
-                        make(low), make(high), str(member), labels[str(member)])
-        out.append((region, Outcome(bool(allowed), _labels(bys), reasons)))  # type: ignore[arg-type]
+        for (first, last, low, high), (protocols, bys) in by_box.items():
+            region = Region(str(direction), frozenset(protocols), (first, last), make(low),
+                            make(high), str(member), labels[str(member)])
+            reasons = (reason,) if reason is not None else ()
+            out.append((region, Outcome(bool(allowed), _labels(bys), reasons)))  # type: ignore[arg-type]
     out.sort(key=lambda ro: (ro[0].direction, not ro[1].reasons, min(ro[0].protocols),
                              ro[0].ports, ro[0].first.version, ro[0].first, ro[0].member))
-    return out  # type: ignore[return-value]
+    return out
 
 
 def _labels(texts: list[str]) -> str:
@@ -288,7 +293,7 @@ def _labels(texts: list[str]) -> str:
 
 def _joined(spans: list[tuple[int, int, str]], gaps: list[tuple[int, int]]
             ) -> list[tuple[int, int, str]]:
-    """Adjacent address spans as one, also across a gap wholly of `gaps`."""
+    """Adjacent spans as one, also across a gap wholly of `gaps`."""
     out: list[tuple[int, int, str]] = []
     for low, high, by in sorted(spans):
         if out and (out[-1][1] + 1 >= low or _within(out[-1][1] + 1, low - 1, gaps)):
