@@ -97,9 +97,20 @@ class TypedResource(core.TerraformResource):
     def _synthesize_attributes(self) -> dict[str, Any]:
         return self._attributes
 
+    def adopt(self, live_id: str) -> None:
+        """Take over the live object `live_id` instead of creating one: a Terraform `import`
+        block in the stack (the runtime's `import_from`), a no-op once it is in the state."""
+        self.import_from(literal(live_id, _no_token))
+
     def ref(self, attribute: str) -> Reference:
         """A reference to one of the resource's attributes, e.g. `id` (a CDK token)."""
         return Reference(self.get_string_attribute(attribute))
+
+    def after(self, others: list["TypedResource"]) -> None:
+        """Create or change this resource only after `others` (`depends_on`), each named by
+        its bare address `type.name`: Terraform's JSON syntax takes no template there
+        (`${type.name}`, the runtime's `fqn`, is "Invalid expression" to Terraform 1.11)."""
+        self.depends_on = [f"{other.TYPE}.{other.friendly_unique_id}" for other in others]
 
 
 class TypedProvider(core.TerraformProvider):

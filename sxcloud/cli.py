@@ -20,7 +20,7 @@ from pathlib import Path
 from . import __version__, escape
 from .errors import InputError
 
-COMMANDS = ("synth", "plan", "verify", "review", "catalog", "schema", "audit")
+COMMANDS = ("synth", "plan", "verify", "review", "catalog", "schema", "audit", "adopt")
 
 #: Set to print the traceback of an internal error (a bug) as well.
 DEBUG_ENV = "SXCLOUD_DEBUG"

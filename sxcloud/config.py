@@ -19,8 +19,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import catalog, validation, yamlfile
+from . import catalog, exceptions, validation, yamlfile
 from .errors import InputError
+from .exceptions import AwsObjects, SiteException
 from .escape import excerpt
 from .validation import IPNetwork, Problems, key_name
 
@@ -38,10 +39,19 @@ class Backend:
 DEFAULT_BACKEND = Backend("local", {"path": "terraform.tfstate"})
 
 
+#: The AWS objects that stand for a role (`aws.bindings.<role>`): the shape of an exception
+#: peer's `aws` objects, one class for both.
+AwsBinding = AwsObjects
+
+
 @dataclass(frozen=True)
-class AwsBinding:
-    security_group_ids: tuple[str, ...] = ()
-    prefix_list_ids: tuple[str, ...] = ()
+class AwsAdoption:
+    """`aws.adopt`: the hand-made group the stack takes over in place (`sxcloud adopt aws`)."""
+
+    group_id: str
+    name: str  # the live name and description, kept: EC2 replaces a group that changes them
+    description: str
+    rules: dict[str, str]  # sxcloud rule key -> the live rule (sgr-...) it takes over
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,33 @@ class AwsTarget:
     endpoints: dict[str, str]
     backend: Backend
     rule_quota: int
+    adopt: AwsAdoption | None = None
+
+
+@dataclass(frozen=True)
+class ArmId:
+    """The parts of a Microsoft.Network resource id (the schema checked its form)."""
+
+    id: str
+    subscription: str
+    resource_group: str
+    name: str
+
+    @classmethod
+    def parse(cls, arm_id: str) -> "ArmId":
+        parts = arm_id.split("/")  # "", subscriptions, SUB, resourceGroups, RG, providers, ...
+        return cls(arm_id, parts[2], parts[4], parts[-1])
+
+
+@dataclass(frozen=True)
+class AzureAdoption:
+    """`azure.adopt`: the live NSG (and ASG) the stack takes over, and the live rules it
+    imports by name."""
+
+    network_security_group: ArmId
+    application_security_group: ArmId | None
+    rules: tuple[str, ...]
+    associations: tuple[str, ...] = ()  # subnet and NIC ids of azure.associate, attached live
 
 
 @dataclass(frozen=True)
@@ -62,6 +99,7 @@ class AzureTarget:
     subnet_ids: tuple[str, ...]
     network_interface_ids: tuple[str, ...]
     backend: Backend
+    adopt: AzureAdoption | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +120,7 @@ class Deployment:
     aws: AwsTarget | None
     azure: AzureTarget | None
     warnings: tuple[str, ...] = field(default=())
+    exceptions: tuple[SiteException, ...] = field(default=())  # the file's, in its order
 
     @property
     def targets(self) -> dict[str, AwsTarget | AzureTarget]:
@@ -153,13 +192,18 @@ def parse(data: Any, path: Path) -> Deployment:
     aws = _aws(data["aws"]) if "aws" in data else None
     azure = _azure(data["azure"]) if "azure" in data else None
     deployment = Deployment(path, data["name"], appliance, roles, aws, azure)
+    if azure and azure.adopt:
+        _check_azure_adoption(azure, path, problems)
     given = {role for role, entries in data["roles"].items() if entries}
     _check_required_roles(deployment, given, problems)
+    bound = {cloud: set(target.bindings) for cloud, target in deployment.targets.items()}
+    site = exceptions.parse(data.get("exceptions", []), roles, bound, path, problems)
     if not deployment.targets:
         problems.append((path, "", "has neither an 'aws' nor an 'azure' section, so there is "
                          "nothing to synthesize"))
     if problems:
         raise InputError(problems)
+    deployment = Deployment(**{**deployment.__dict__, "exceptions": site})
     return Deployment(**{**deployment.__dict__, "warnings": tuple(_warnings(deployment))})
 
 
@@ -223,6 +267,8 @@ def _explain(error: Any) -> list[tuple[str, str]]:
         return [(key, f"must be {_type_name(error.validator_value)}, not {_type_name_of(value)}")]
     if kind == "pattern":
         return [(key, f"'{excerpt(value, 160)}' is not valid here ({_pattern_hint(where)})")]
+    if kind in ("oneOf", "anyOf"):  # a value of one of several forms (protocol, ports)
+        return [(key, f"'{excerpt(value)}' is not valid here ({_pattern_hint(where)})")]
     if kind in ("minItems", "minProperties"):
         return [(key, "must not be empty")]
     if kind in ("maxItems", "maxProperties"):
@@ -265,11 +311,56 @@ _PATTERN_HINTS = {
                                       f"{_ARM_ID}applicationSecurityGroups/<name>",
     "subnet_ids": f"the id of a subnet: {_ARM_ID}virtualNetworks/<vnet>/subnets/<name>",
     "network_interface_ids": f"the id of a network interface: {_ARM_ID}networkInterfaces/<name>",
+    "network_security_group_id": "the id of a network security group: "
+                                 f"{_ARM_ID}networkSecurityGroups/<name>",
+    "application_security_group_id": "the id of an application security group: "
+                                     f"{_ARM_ID}applicationSecurityGroups/<name>",
+    "associations": f"the id of a subnet ({_ARM_ID}virtualNetworks/<vnet>/subnets/<name>) "
+                    f"or of a network interface ({_ARM_ID}networkInterfaces/<name>)",
+}
+
+
+#: Hints for the keys of an exception (exceptions[N].KEY...), whose names repeat others'.
+_EXCEPTION_HINTS = {
+    "id": "lower-case letters, digits and '-', 1 to 32 characters",
+    "protocol": "tcp, udp, icmp, all, or a protocol number 0-255",
+    "ports": "a port 0-65535 or a range written \"low-high\", such as \"8000-8080\"",
+    "reason": "1-120 letters, digits, spaces and ._-:/()#,@[]+=;{}!$*, not starting or "
+              "ending with a space (an AWS rule description takes no '&')",
+    "owner": "1-64 letters, digits, spaces and ._@+-, starting and ending with a letter or digit",
+    "ticket": "1-64 letters, digits and ._:/+=@-, starting and ending with a letter or digit",
+    "expires": "a date written YYYY-MM-DD",
+    "service_tags": "an Azure service tag such as AzureMonitor or Storage.WestEurope",
+    "name": "an NSG rule name: 1-80 letters, digits, '_', '.' and '-', starting with a letter "
+            "or digit and ending with a letter, digit or '_'",
+}
+
+
+#: Hints for the keys of `aws.adopt`, whose names repeat others'.
+_ADOPT_HINTS = {
+    "group_id": "sg- and 8 or 17 hex digits",
+    "name": "a security group name: 1-255 letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*",
+    "description": "a security group description: 1-255 letters, digits, spaces and "
+                   "._-:/()#,@[]+=&;{}!$*",
+    "rules": "rule key (letters, digits, '_' and '-', as `sxcloud plan` names it) -> sgr- and "
+             "8 or 17 hex digits",
+}
+
+
+#: Hints for the keys of `azure.adopt`.
+_AZURE_ADOPT_HINTS = {
+    "rules": "an NSG rule name: 1-80 letters, digits, '_', '.' and '-', starting with a "
+             "letter or digit and ending with a letter, digit or '_'",
 }
 
 
 def _pattern_hint(where: list[Any]) -> str:
+    hints = _EXCEPTION_HINTS if where[:1] == ["exceptions"] else (
+        _ADOPT_HINTS if where[:2] == ["aws", "adopt"] else
+        _AZURE_ADOPT_HINTS if where[:2] == ["azure", "adopt"] else {})
     for part in reversed(where):
+        if isinstance(part, str) and part in hints:
+            return hints[part]
         if isinstance(part, str) and part in _PATTERN_HINTS:
             return _PATTERN_HINTS[part]
     return "see the JSON Schema"
@@ -340,9 +431,12 @@ def _aws(section: dict[str, Any]) -> AwsTarget:
         role: AwsBinding(tuple(b.get("security_group_ids", ())), tuple(b.get("prefix_list_ids", ())))
         for role, b in section.get("bindings", {}).items()
     }
+    adopt = section.get("adopt")
     return AwsTarget(section["region"], section["vpc_id"], bindings,
                      dict(section.get("endpoints", {})), _backend(section.get("backend")),
-                     section["rule_quota"])
+                     section["rule_quota"],
+                     AwsAdoption(adopt["group_id"], adopt["name"], adopt["description"],
+                                 dict(adopt["rules"])) if adopt else None)
 
 
 def _azure(section: dict[str, Any]) -> AzureTarget:
@@ -350,10 +444,51 @@ def _azure(section: dict[str, Any]) -> AzureTarget:
     bindings = {role: tuple(b["application_security_group_ids"])
                 for role, b in section.get("bindings", {}).items()}
     associate = section.get("associate", {})
+    adopt = section.get("adopt")
+    adoption = AzureAdoption(
+        ArmId.parse(adopt["network_security_group_id"]),
+        ArmId.parse(adopt["application_security_group_id"])
+        if "application_security_group_id" in adopt else None,
+        tuple(adopt.get("rules", ())), tuple(adopt.get("associations", ()))) if adopt else None
     return AzureTarget(section["location"], section["resource_group"], bindings,
                        tuple(associate.get("subnet_ids", ())),
                        tuple(associate.get("network_interface_ids", ())),
-                       _backend(section.get("backend")))
+                       _backend(section.get("backend")), adoption)
+
+
+def _check_azure_adoption(azure: AzureTarget, path: Path, problems: Problems) -> None:
+    """The adopted NSG and ASG lie where the stack builds (azure.resource_group, written
+    with the same case: Terraform compares names with case and would replace them), in one
+    subscription; rule names are unique without case, as Azure compares them."""
+    adopt = azure.adopt
+    assert adopt is not None
+    nsg = adopt.network_security_group
+    for key, arm_id in (("network_security_group_id", nsg),
+                        ("application_security_group_id", adopt.application_security_group)):
+        if arm_id is None:
+            continue
+        if arm_id.resource_group != azure.resource_group:
+            problems.append((path, f"azure.adopt.{key}", (
+                f"is in resource group {arm_id.resource_group}, but azure.resource_group is "
+                f"{azure.resource_group}: the stack builds in azure.resource_group, and "
+                "Terraform replaces an NSG or ASG whose resource group changes (names compared "
+                "with case); set azure.resource_group to the adopted one's, as the id writes it")))
+        if arm_id.subscription.casefold() != nsg.subscription.casefold():
+            problems.append((path, f"azure.adopt.{key}", (
+                f"is in subscription {arm_id.subscription}, the NSG in {nsg.subscription}: "
+                "a stack deploys to one subscription")))
+    listed = {i.casefold() for i in (*azure.subnet_ids, *azure.network_interface_ids)}
+    for index, given in enumerate(adopt.associations):
+        if given.casefold() not in listed:
+            problems.append((path, f"azure.adopt.associations[{index}]", (
+                "is not in azure.associate.subnet_ids or network_interface_ids: only an "
+                "association the stack declares can be imported")))
+    seen: dict[str, int] = {}
+    for index, name in enumerate(adopt.rules):
+        first = seen.setdefault(name.casefold(), index)
+        if first != index:
+            problems.append((path, f"azure.adopt.rules[{index}]", (
+                f"'{name}' is also rules[{first}]: Azure compares rule names without case")))
 
 
 def _url_problems(data: Any, path: Path, problems: Problems) -> None:
@@ -424,7 +559,8 @@ def _check_required_roles(d: Deployment, given: set[str], problems: Problems) ->
 
 def _warnings(d: Deployment) -> list[str]:
     out = []
-    needed = needed_roles(d.appliance)
+    # A role that only an exception names is used all the same.
+    needed = {**needed_roles(d.appliance), **{e.peer.role: e.label for e in d.exceptions if e.peer.role}}
     for role in d.roles:
         if role not in needed and d.roles[role]:
             out.append(f"{d.path}: roles.{role} is not used with these options")

@@ -9,7 +9,8 @@ must be safe before any stage looks at it:
 - explicit tags (`!!binary`, `!!set`, `!!int abc`, `!foo`) are refused, and so is every plain
   scalar YAML would read as something JSON has not (dates, timestamps, floats, `.nan`,
   `.inf`, merge keys): only strings, whole numbers, booleans and null are built, so nothing
-  downstream ever sees a date or bytes;
+  downstream ever sees a date or bytes. One key takes a plain date, `exceptions[N].expires`
+  (spec/config.md): its text is kept as a string, as if it were quoted;
 - keys are strings, each given once.
 
 The document is built from PyYAML's event stream (its parser is a state machine and does not
@@ -55,6 +56,8 @@ _NOT_JSON = {
     f"{_TAG}merge": "is a YAML merge key; write the keys out instead",
     f"{_TAG}value": "is read as a YAML value key; quote it if it is text",
 }
+#: The one place a plain YAML date is read (as its text): an exception's expiry.
+_DATE_KEY = re.compile(r"exceptions\[[0-9]+\]\.expires")
 _RESOLVER = yaml.resolver.Resolver()  # PyYAML's implicit types, to find out what a scalar means
 # libyaml's parser when PyYAML was built with it (ten times faster on a large file), else
 # PyYAML's own; both are state machines that produce the same events.
@@ -190,7 +193,7 @@ def _scalar(event: yaml.ScalarEvent, where: str) -> Any:
     if not event.implicit[0]:  # quoted or a block scalar: a string
         return text
     tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
-    if tag == f"{_TAG}str":
+    if tag == f"{_TAG}str" or (tag == f"{_TAG}timestamp" and _DATE_KEY.fullmatch(where)):
         return text
     if tag == f"{_TAG}null":
         return None

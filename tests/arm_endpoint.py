@@ -2,7 +2,8 @@
 
 There is no Azure network emulator, so the tests serve the Resource Manager REST API
 themselves: `GET .../networkSecurityGroups/{name}` answers with the body the test put in
-`nsgs`, in the shape of the REST API (NetworkSecurityGroups_Get), and errors come with ARM's
+`nsgs`, in the shape of the REST API (NetworkSecurityGroups_Get), `GET
+.../applicationSecurityGroups/{name}` with one of `asgs`, and errors come with ARM's
 error bodies (ResourceNotFound, ResourceGroupNotFound, InvalidAuthenticationToken,
 AuthorizationFailed). The certificate is self-signed, made here with `cryptography`, and the
 client trusts it the way a user would trust a private CA: through REQUESTS_CA_BUNDLE.
@@ -37,7 +38,8 @@ from cryptography.x509.oid import NameOID
 
 NSG_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
-    r"Microsoft\.Network/networkSecurityGroups/(?P<name>[^/]+)$", re.IGNORECASE)
+    r"Microsoft\.Network/(?P<kind>networkSecurityGroups|applicationSecurityGroups)/"
+    r"(?P<name>[^/]+)$", re.IGNORECASE)
 
 NOT_FOUND_HELP = "For more details please go to https://aka.ms/ARMResourceNotFoundFix"
 
@@ -81,6 +83,7 @@ class ArmEndpoint:
 
     token: str  # the bearer token the endpoint accepts
     nsgs: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    asgs: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     resource_groups: set[tuple[str, str]] = field(default_factory=set)
     forbidden_tokens: set[str] = field(default_factory=set)  # authenticated, no read permission
     identity_header: str = "test-identity-header"  # what /msi/token expects in X-IDENTITY-HEADER
@@ -98,6 +101,20 @@ class ArmEndpoint:
         """Hold an NSG (and its resource group), as a deployment would have left it."""
         self.resource_groups.add((subscription.lower(), resource_group.lower()))
         self.nsgs[(subscription.lower(), resource_group.lower(), body["name"].lower())] = body
+
+    def put_asg(self, subscription: str, resource_group: str, name: str, location: str) -> dict[str, Any]:
+        """Hold an application security group (and its resource group); returns its body,
+        in the shape of ApplicationSecurityGroups_Get."""
+        self.resource_groups.add((subscription.lower(), resource_group.lower()))
+        body = {"name": name, "location": location, "tags": {},
+                "type": "Microsoft.Network/applicationSecurityGroups",
+                "id": (f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/"
+                       f"Microsoft.Network/applicationSecurityGroups/{name}"),
+                "etag": 'W/"00000000-0000-0000-0000-000000000002"',
+                "properties": {"provisioningState": "Succeeded",
+                               "resourceGuid": "00000000-0000-0000-0000-000000000003"}}
+        self.asgs[(subscription.lower(), resource_group.lower(), name.lower())] = body
+        return body
 
     def answer(self, method: str, target: str, headers: Any) -> tuple[int, dict[str, str], Any]:
         """Status, headers and JSON body for one request."""
@@ -135,11 +152,13 @@ class ArmEndpoint:
                 "scope is invalid. If access was recently granted, please refresh your credentials.")
         if (sub, rg) not in self.resource_groups:
             return 404, {}, _error("ResourceGroupNotFound", f"Resource group '{match['rg']}' could not be found.")
-        body = self.nsgs.get((sub, rg, name))
+        kind = match["kind"].lower()
+        held = self.nsgs if kind == "networksecuritygroups" else self.asgs
+        body = held.get((sub, rg, name))
         if body is None:
             return 404, {}, _error(
                 "ResourceNotFound",
-                f"The Resource 'Microsoft.Network/networkSecurityGroups/{match['name']}' under "
+                f"The Resource 'Microsoft.Network/{match['kind']}/{match['name']}' under "
                 f"resource group '{match['rg']}' was not found. {NOT_FOUND_HELP}")
         return 200, {"ETag": 'W/"00000000-0000-0000-0000-000000000001"'}, body
 

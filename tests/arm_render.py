@@ -81,7 +81,9 @@ def nsg_from_stack(stack: dict[str, Any], subscription: str) -> tuple[str, dict[
     rules = []
     for key, rule in resources["azurerm_network_security_rule"].items():
         assert resolve(rule["network_security_group_name"]) == nsg["name"], key
-        rules.append(_rule(nsg_id, {k: resolve(v) for k, v in rule.items() if k != "//"}))
+        # `depends_on` is Terraform's, not the rule's (an adopted stack orders its denies).
+        rules.append(_rule(nsg_id, {k: resolve(v) for k, v in rule.items()
+                                    if k not in ("//", "depends_on")}))
     subnets = [{"id": resolve(a["subnet_id"])} for a in
                resources.get("azurerm_subnet_network_security_group_association", {}).values()
                if resolve(a["network_security_group_id"]) == nsg_id]

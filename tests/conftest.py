@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,44 @@ from moto_server import aws_environment, moto_server  # noqa: E402,F401  (sessio
 from sxcloud import catalog, config  # noqa: E402
 from sxcloud.app import plan_all, synth  # noqa: E402
 
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml")) + [config.builtin_example()]
+#: Examples with site exceptions: synthesized and tested with the other examples here, but
+#: not in EXAMPLES, which the paths that take every example iterate (verify, review, the
+#: modules, moto), until each of them handles exceptions.
+EXCEPTION_EXAMPLES = [ROOT / "examples" / "exceptions-both.yaml"]
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.yaml")
+                  if p not in EXCEPTION_EXAMPLES) + [config.builtin_example()]
+
+#: "Today" for the whole session (and the commands it runs), so that the examples' expiry
+#: dates give the same warnings on every day; tests of other days set their own.
+TODAY = "2026-12-01"
+os.environ["SXCLOUD_TODAY"] = TODAY
+
+#: An exception inserted in the middle of an example's list (`exception_variants`): nothing
+#: else in the stacks may change.
+INSERTED_EXCEPTION = {
+    "id": "inserted", "direction": "inbound", "protocol": "tcp", "ports": [9100, "9200-9210"],
+    "peer": {"cidrs": ["10.0.55.0/24", "fd00:55::/64"]}, "reason": "Inserted in the middle",
+    "owner": "test-team", "ticket": "T-1", "expires": "2027-01-31",
+}
+
+
+# --- tiers ----------------------------------------------------------------------------------
+# The README's test command runs the everyday tier; `--exhaustive` (which .ci/run passes) adds
+# the tests marked `exhaustive`: the whole 4,096-combination module sweep and the long moto
+# runs. They are deselected, not skipped, so a run never reports them as passed or missing.
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--exhaustive", action="store_true",
+                     help="also run the exhaustive tier (tests marked exhaustive); CI passes it")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--exhaustive"):
+        return
+    exhaustive = [item for item in items if item.get_closest_marker("exhaustive")]
+    if exhaustive:
+        config.hook.pytest_deselected(items=exhaustive)
+        items[:] = [item for item in items if not item.get_closest_marker("exhaustive")]
 
 
 def example_data(path: Path) -> dict[str, Any]:
@@ -84,6 +122,20 @@ class Variant:
     option: str  # what was toggled
 
 
+def exception_variants(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Variants of an example with exceptions, by what was done: one exception inserted in the
+    middle of the list, the first one removed, and the second one edited (another port)."""
+    items = data["exceptions"]
+    middle = len(items) // 2
+    edited_one = copy.deepcopy(items[1])
+    edited_one["ports"] = [*edited_one.get("ports", []), 7777]
+    return {
+        "inserted": {**data, "exceptions": [*items[:middle], INSERTED_EXCEPTION, *items[middle:]]},
+        "removed": {**data, "exceptions": items[1:]},
+        "edited": {**data, "exceptions": [items[0], edited_one, *items[2:]]},
+    }
+
+
 @dataclass
 class Synthesized:
     out: Path
@@ -111,3 +163,19 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     out = tmp_path_factory.mktemp("synth") / "cdktf.out"
     synth(plan_all(deployments), out)
     return Synthesized(out, variants)
+
+
+@pytest.fixture(scope="session")
+def synthesized_exceptions(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The examples with site exceptions and their variants (`exception_variants`, named
+    `<name>-<change>`), in an app of their own: the tests of `synthesized` count its
+    stacks, and verify them, which does not know exceptions yet."""
+    deployments = []
+    for path in EXCEPTION_EXAMPLES:
+        data = example_data(path)
+        deployments.append(deployment(data, path))
+        for change, changed in exception_variants(data).items():
+            deployments.append(deployment({**changed, "name": f"{data['name']}-{change}"}, path))
+    out = tmp_path_factory.mktemp("synth-exceptions") / "cdktf.out"
+    synth(plan_all(deployments), out)
+    return Synthesized(out, [])

@@ -10,6 +10,7 @@ ReferencedGroupInfo with the owner's UserId. The end-to-end tests read them from
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from moto_server import recording
 from sxcloud import cli
 from sxcloud.aws import live
 from sxcloud.aws.drift import compare, live_rule
+from sxcloud.exceptions import today
 from sxcloud.aws.plan import (CIDR_IPV4, CIDR_IPV6, EGRESS, PREFIX_LIST, SECURITY_GROUP, SELF,
                               SgPlan, SgRule, plan)
 from sxcloud.commands.audit import trust
@@ -57,8 +59,9 @@ def described(p: SgPlan) -> list[dict[str, Any]]:
     return [as_described(r, n) for n, r in enumerate(p.rules)]
 
 
-def drift_of(p: SgPlan, items: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
-    return compare(p, GROUP, [live_rule(i) for i in items])
+def drift_of(p: SgPlan, items: list[dict[str, Any]], on: date | None = None):  # type: ignore[no-untyped-def]
+    """The drift of live `items` against `p` on day `on` (default: today())."""
+    return compare(p, GROUP, [live_rule(i) for i in items], on or today())
 
 
 @pytest.mark.parametrize("example", ["aws-single.yaml", "aws-cluster-ipv6.yaml",

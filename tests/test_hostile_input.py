@@ -336,3 +336,157 @@ def _write(tmp_path: Path, data) -> Path:
     path = tmp_path / "good.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+NSG = f"{SUB}/networkSecurityGroups/nsg-mailgw"
+
+
+def test_azure_adopt_is_validated_naming_each_key(tmp_path):
+    """`azure.adopt` (written by `sxcloud adopt azure`, then the user's to edit): ids whose
+    segments could carry a template or name another resource type, rule names outside
+    Azure's characters, and objects outside the file's resource group, each refused with
+    its key; the ids reach import blocks, the names Terraform addresses."""
+    adopt = "azure__adopt"
+    cases = [
+        ({"network_security_group_id": NSG + INJECTION}, "azure.adopt.network_security_group_id",
+         "the id of a network security group"),
+        ({"network_security_group_id": NSG.replace("6f0c1d2e", "%{if}")},
+         "azure.adopt.network_security_group_id", "the id of a network security group"),
+        ({"network_security_group_id": NSG + "/securityRules/x"},
+         "azure.adopt.network_security_group_id", "the id of a network security group"),
+        ({"network_security_group_id": ASG}, "azure.adopt.network_security_group_id",
+         "the id of a network security group"),
+        ({"network_security_group_id": NSG, "application_security_group_id": NSG},
+         "azure.adopt.application_security_group_id", "the id of an application security group"),
+        ({"network_security_group_id": NSG, "rules": [INJECTION]}, "azure.adopt.rules[0]",
+         "an NSG rule name"),
+        ({"network_security_group_id": NSG, "rules": ["allow\u202ein"]}, "azure.adopt.rules[0]",
+         "control or format characters"),
+        ({"network_security_group_id": NSG.replace("rg-mail", "rg-other")},
+         "azure.adopt.network_security_group_id", "is in resource group rg-other"),
+        ({"network_security_group_id": NSG, "owner": "me"}, "azure.adopt.owner", "unknown key"),
+    ]
+    for given, want_key, hint in cases:
+        key, message = one(refused(tmp_path, edited(**{adopt: given})))
+        assert key == want_key and hint in message, (key, message)
+    loaded = config.load(_write(tmp_path, edited(**{adopt: {
+        "network_security_group_id": NSG, "application_security_group_id": ASG.replace(
+            "asg-exchange", "asg-mailgw"), "rules": ["allow-in-internet-tcp"]}})))
+    assert loaded.azure.adopt.network_security_group.name == "nsg-mailgw"
+    assert loaded.azure.adopt.application_security_group.name == "asg-mailgw"
+
+
+EXCEPTION = {"id": "noc-snmp", "direction": "inbound", "protocol": "udp", "ports": [161],
+             "peer": {"cidrs": ["10.0.50.10/32"]}, "reason": "SNMP polling by the NOC",
+             "owner": "noc-team", "ticket": "CHG-1234", "expires": "2027-06-30"}
+
+
+def with_exception(**changes) -> dict:
+    return edited(exceptions=[{**EXCEPTION, **changes}])
+
+
+@pytest.mark.parametrize("key", ["id", "reason", "owner", "ticket", "expires"])
+def test_exception_text_refuses_control_characters(tmp_path, key):
+    """Site exceptions (issue 16): id, reason, owner and ticket reach rule descriptions,
+    tags, reports and the terminal; a terminal escape, a bidi override or a line break in
+    any of them is refused at load, shown escaped."""
+    for value, shown in (("a\x1b[2Jb", "\\x1b"), ("a\u202eb", "\\u202e"), ("a\nb", "\\n")):
+        found, message = one(refused(tmp_path, with_exception(**{key: value})))
+        assert found == f"exceptions[0].{key}" and "control or format characters" in message
+        assert shown in message
+
+
+@pytest.mark.parametrize("key, value", [
+    ("reason", INJECTION), ("reason", "%{ if true }x%{ endif }"), ("reason", "<script>x</script>"),
+    ("reason", "a|b"), ("reason", "`code`"), ("reason", "a & b"), ("reason", "tab\there"),
+    ("owner", INJECTION), ("owner", "${x}"), ("owner", "[link](http://x)"),
+    ("ticket", "${x}"), ("ticket", "CHG-1 <b>"), ("id", "${x}"), ("id", "a_b"),
+    ("expires", "${x}"), ("peer", {"azure": {"service_tags": ["${x}"]}}),
+])
+def test_exception_text_outside_the_clouds_characters_is_refused(tmp_path, key, value):
+    """Templates, Markdown, Mermaid and HTML markup outside the characters an AWS rule
+    description (or a tag, or an id) takes are refused, naming the key."""
+    found, message = one(refused(tmp_path, with_exception(**{key: value})))
+    assert found.startswith(f"exceptions[0].{key}"), found
+
+
+def test_exception_reason_may_hold_template_characters_that_are_written_literally(tmp_path):
+    """`${`, `{`, `}`, `$` are characters AWS takes in a description, so a reason may hold
+    `${path.module}`: the loader keeps it as text, and the writers escape it
+    (test_hostile_output.py)."""
+    loaded = config.load(_write(tmp_path, with_exception(reason="see ${path.module} {x} $5")))
+    assert loaded.exceptions[0].reason == "see ${path.module} {x} $5"
+
+
+def test_exception_peer_cidrs_with_scope_ids_or_the_internet_are_refused(tmp_path):
+    """Item 1 and item 4 for exception peers: a scope id would carry a template into the
+    output; halves of the Internet are the Internet."""
+    found, message = one(refused(tmp_path, with_exception(peer={"cidrs": ['fe80::%${file("h")}/64']})))
+    assert found == "exceptions[0].peer.cidrs[0]" and "scope id" in message
+    found = dict(refused(tmp_path, with_exception(peer={"cidrs": ["0.0.0.0/1", "128.0.0.0/1"]})))
+    assert "whole IPv4 Internet" in found["exceptions[0].peer.cidrs"]
+    assert "wider than /8" in found["exceptions[0].peer.cidrs[0]"]
+
+
+def test_a_plain_date_is_read_as_text_only_at_an_exceptions_expires(tmp_path):
+    """The YAML reader builds no date anywhere: at `exceptions[N].expires` a plain date is
+    its text; a timestamp there is text too and refused as not a date; elsewhere a plain
+    date is refused as before."""
+    text = good_yaml() + ("exceptions:\n- {id: a, direction: inbound, protocol: udp, ports: [1],"
+                          " peer: {internet: true}, reason: r, owner: o, expires: 2027-01-01}\n")
+    path = tmp_path / "dated.yaml"
+    assert yamlfile.parse(text, path)["exceptions"][0]["expires"] == "2027-01-01"
+    stamp = text.replace("2027-01-01", "2027-01-01T00:00:00Z")
+    assert yamlfile.parse(stamp, path)["exceptions"][0]["expires"] == "2027-01-01T00:00:00Z"
+    found, message = one(refused(tmp_path, stamp))
+    assert found == "exceptions[0].expires" and "YYYY-MM-DD" in message
+    found, message = one(refused(tmp_path, text.replace("owner: o", "owner: 2027-01-01")))
+    assert "exceptions[0].owner" in found and "is read as a date" in message
+
+
+ADOPT = {"group_id": "sg-0123456789abcdef0", "name": "mailgw-sg", "description": "Mail gateway"}
+
+
+def test_aws_adopt_is_validated_naming_each_key(tmp_path):
+    """`aws.adopt` (written by `sxcloud adopt aws`, then the user's to edit): the group id,
+    the kept name and description in the characters EC2 takes, rule keys of the plan, and
+    sgr- ids, each refused with its key."""
+    cases = {
+        "group_id": ("sg-xyz", "sg- and 8 or 17 hex digits"),
+        "name": (INJECTION, "security group name"),
+        "description": ("Mail gateway \u00e4", "security group description"),
+    }
+    for key, (value, hint) in cases.items():
+        found = one(refused(tmp_path, edited(aws__adopt={**ADOPT, key: value})))
+        assert found[0] == f"aws.adopt.{key}" and hint in found[1], found
+    key, message = one(refused(tmp_path, edited(aws__adopt={**ADOPT, "name": "a" * 256})))
+    assert key == "aws.adopt.name"
+    key, message = one(refused(tmp_path, edited(aws__adopt={**ADOPT, "owner": "me"})))
+    assert key == "aws.adopt.owner" and "unknown key" in message
+    key, message = one(refused(tmp_path, edited(aws__adopt={
+        **ADOPT, "rules": {"R04_in_tcp25_cidr_0-0-0-0_0": "sg-0123456789abcdef0"}})))
+    assert key == "aws.adopt.rules.R04_in_tcp25_cidr_0-0-0-0_0" and "sgr-" in message
+    key, message = one(refused(tmp_path, edited(aws__adopt={**ADOPT, "rules": {INJECTION: "sgr-0123456789abcdef0"}})))
+    assert key == "aws.adopt.rules"
+    loaded = config.load(_write(tmp_path, edited(aws__adopt=ADOPT)))
+    assert loaded.aws.adopt == config.AwsAdoption(ADOPT["group_id"], "mailgw-sg", "Mail gateway", {})
+
+
+def test_aws_adopt_rules_name_planned_rules_once(tmp_path):
+    """A rule key the plan does not hold, or one live rule taken over twice, is refused when
+    the file is planned (plan, synth, adopt), naming the key."""
+    from sxcloud.aws.plan import plan
+
+    deployment = config.load(_write(tmp_path, edited(aws__adopt={**ADOPT, "rules": {
+        "R99_in_tcp1_cidr_10-0-0-1_32": "sgr-0123456789abcdef0"}})))
+    with pytest.raises(InputError) as caught:
+        plan(deployment)
+    (_, key, message), = caught.value.problems
+    assert key == "aws.adopt.rules.R99_in_tcp1_cidr_10-0-0-1_32" and "no rule" in message
+    keys = [r.key for r in plan(config.load(_write(tmp_path, GOOD))).rules][:2]
+    deployment = config.load(_write(tmp_path, edited(aws__adopt={**ADOPT, "rules": {
+        k: "sgr-0123456789abcdef0" for k in keys}})))
+    with pytest.raises(InputError) as caught:
+        plan(deployment)
+    (_, key, message), = caught.value.problems
+    assert key == f"aws.adopt.rules.{keys[1]}" and f"also mapped to {keys[0]}" in message

@@ -29,12 +29,17 @@ from sxcloud import cli, config, escape
 from sxcloud.app import plan_all, synth
 from sxcloud.commands import common
 from sxcloud.errors import InputError
+from sxcloud.exceptions import (AwsObjects, AzureObjects, ExceptionPeer, PortRange,
+                                SiteException, Traffic)
 
 #: What an attacker writes: a Terraform function call and a template directive. If Terraform
 #: evaluated either, the value would change (the file's content; "y").
 FUNCTION = '${file("hostname")}'
 DIRECTIVE = "%{ for x in [1] }y%{ endfor }"
 SECRET = "LEAKED-HOSTNAME-CONTENT"
+#: A template of characters an AWS rule description takes (the loader lets it into an
+#: exception's reason, and the planners' description checks let it through).
+IN_DESCRIPTION = "${path.module}"
 
 
 # --- 1. Terraform template injection --------------------------------------------------------
@@ -71,7 +76,28 @@ def hostile_deployment(path: str, name: str) -> config.Deployment:
     return dataclasses.replace(
         d, name=name, roles={**d.roles, **scoped},
         appliance=dataclasses.replace(d.appliance, ipv6=True),
-        aws=_poisoned(aws, marks), azure=_poisoned(d.azure, marks))
+        aws=_poisoned(aws, marks), azure=_poisoned(d.azure, marks),
+        exceptions=hostile_exceptions(tuple(d.targets)))
+
+
+def hostile_exceptions(clouds: tuple[str, ...], text: str = FUNCTION) -> tuple[SiteException, ...]:
+    """Site exceptions (issue 16) with `text` in every string the writers take from them:
+    reason and ticket (in descriptions, as IN_DESCRIPTION), owner (in tags), a scoped
+    IPv6 peer, and the ids of security groups and application security groups."""
+    asg = ("/subscriptions/6f0c1d2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f/resourceGroups/rg/providers/"
+           "Microsoft.Network/applicationSecurityGroups/asg-x" + text)
+    base = SiteException(
+        id="hostile-text", index=0, direction="inbound",
+        traffic=Traffic("tcp", (PortRange(9000, 9000),)),
+        peer=ExceptionPeer(cidrs=(ipaddress.IPv4Network("10.9.0.0/24"),
+                                  ipaddress.IPv6Network(f"fe80::%{text}/64"))),
+        reason="why " + IN_DESCRIPTION, owner="team" + text, ticket="T-1" + IN_DESCRIPTION,
+        expires=datetime.date(2027, 1, 31), clouds=clouds)
+    objects = dataclasses.replace(
+        base, id="hostile-objects", index=1, direction="outbound",
+        peer=ExceptionPeer(aws=AwsObjects(("sg-0123456789abcdef0" + text,)),
+                           azure=AzureObjects((asg,))))
+    return base, objects
 
 
 def _strings(node: Any, where: str = "") -> Iterator[tuple[str, str]]:
@@ -139,6 +165,47 @@ def test_template_injection_is_written_literally(hostile, synthesized):
                if v)
     for stack_dir in (synthesized.out / "stacks").iterdir():
         assert_inert(json.loads((stack_dir / "cdk.tf.json").read_text()), stack_dir.name)
+
+
+def test_exception_fields_are_written_literally(hostile):
+    """Issue 16: an exception's reason, ticket, owner, peer CIDRs and object ids reach the
+    rule descriptions, tags and peers escaped, and read back as the literal input."""
+    deployments, out = hostile
+    seen = 0
+    for d in deployments:
+        for cloud in d.targets:
+            stack = json.loads((out / "stacks" / f"{d.name}-{cloud}" / "cdk.tf.json").read_text())
+            rules = {key: body for items in stack["resource"].values()
+                     for key, body in items.items() if key.startswith("X-hostile")}
+            assert len(rules) >= 3
+            for key, body in rules.items():
+                assert "$${path.module}" in body["description"], key
+                assert escape.terraform_unescape(body["description"]).startswith(
+                    "X-hostile-"), key
+                if cloud == "aws":
+                    assert body["tags"]["sxcloud:owner"] == "team" + FUNCTION.replace("${", "$${")
+                seen += 1
+            text = escape.terraform_unescape(json.dumps(stack))
+            assert json.dumps(f"fe80::%{FUNCTION}/64")[1:-1] in text
+            assert json.dumps(FUNCTION)[1:-1] in text
+    assert seen == 6  # AWS: IPv4, IPv6, the group; Azure: v4, v6, the ASG
+
+
+def test_adopted_name_and_description_are_written_literally(tmp_path):
+    """Issue 17: `aws.adopt` keeps a live group's name and description, in characters EC2
+    takes ('$', '{', '}' among them): synthesis writes them escaped, beside the import
+    blocks of the group and its rules."""
+    d = deployment(example_data(ROOT / "examples" / "aws-single.yaml"))
+    key = next(r.key for r in plan_all([d])[0].aws.rules)
+    adopted = dataclasses.replace(d, aws=dataclasses.replace(d.aws, adopt=config.AwsAdoption(
+        "sg-0123456789abcdef0", "mail" + IN_DESCRIPTION, "gw " + IN_DESCRIPTION,
+        {key: "sgr-0123456789abcdef0"})))
+    synth(plan_all([adopted]), tmp_path / "out")
+    stack = json.loads((tmp_path / "out" / "stacks" / f"{d.name}-aws" / "cdk.tf.json").read_text())
+    group = stack["resource"]["aws_security_group"]["appliance"]
+    assert (group["name"], group["description"]) == ("mail$${path.module}", "gw $${path.module}")
+    assert assert_inert(stack, "adopted") >= 2
+    assert {i["id"] for i in stack["import"]} == {"sg-0123456789abcdef0", "sgr-0123456789abcdef0"}
 
 
 def test_verify_sweep_builder_escapes_as_synthesis_does(hostile):
@@ -388,6 +455,26 @@ def test_terminal_escapes_in_values_never_reach_the_terminal(monkeypatch, capfd,
     captured = capfd.readouterr()
     assert "\x1b" not in captured.out + captured.err
     assert "out\\x1b[2K\\x1b[1A/stacks/" in captured.out
+
+
+def test_terminal_escapes_in_exceptions_never_reach_the_terminal(monkeypatch, capfd):
+    """Issue 16: an exception's owner and peers are shown in plan's tables and JSON, and
+    the file in its expiry warning, with their control characters escaped (an id, reason
+    or ticket with one is refused by the planner's description check, and by the loader)."""
+    d = deployment(example_data(ROOT / "examples" / "aws-single.yaml"), "evil" + ESC + ".yaml")
+    (text, objects) = hostile_exceptions(("aws",), ESC)
+    text = dataclasses.replace(text, expires=datetime.date(2026, 12, 10))
+    d = dataclasses.replace(d, exceptions=(text, objects))
+    monkeypatch.setenv("SXCLOUD_TODAY", "2026-12-01")
+    for command in (["plan"], ["plan", "--json"]):
+        monkeypatch.setattr("sxcloud.commands.plan.load", lambda files: [d])
+        assert cli.main(command) == 0
+        captured = capfd.readouterr()
+        assert "\x1b" not in captured.out + captured.err, command
+        shown = "\\u001b" if "--json" in command else "\\x1b"
+        assert f"team{shown}[2K" in captured.out and f"fe80::%{shown}[2K" in captured.out
+        assert f"sg-0123456789abcdef0{shown}[2K" in captured.out
+    assert "evil\\x1b[2K\\x1b[1A.yaml: exceptions[0]: X-hostile-text expires in 9 days" in captured.err
 
 
 def test_verify_text_is_terminal_safe(synthesized, capfd, tmp_path):

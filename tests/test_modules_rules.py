@@ -95,6 +95,7 @@ def test_outputs_equal_the_stacks_for_every_scenario(scenarios, planned):
     assert any("prefix_list_id" in r for r in bound.values())
 
 
+@pytest.mark.exhaustive  # about 8 minutes here
 def test_whole_sweep_equals_sxcloud_in_chunks():
     compared, different = mr.sweep_in_chunks(SWEEP_CHUNK)
     assert compared == 4096

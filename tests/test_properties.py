@@ -207,6 +207,12 @@ def _by_hand(path: tuple[str, ...], node: dict[str, Any]) -> st.SearchStrategy[A
         return st.sampled_from([60, 200, 1000])
     if key == "roles":  # every role present, so that most files pass the cross-key rules
         return st.fixed_dictionaries({role: _cidrs() for role in ROLES})
+    if key == "expires":  # around the tests' today (conftest.TODAY), so most are accepted
+        return st.dates(datetime.date(2026, 1, 1), datetime.date(2027, 12, 1)).map(str)
+    if key == "peer" and path[:1] == ("exceptions",):  # one kind of peer, as the loader needs
+        return st.one_of(st.just({"internet": True}),
+                         st.fixed_dictionaries({"role": st.sampled_from(ROLES)}),
+                         st.fixed_dictionaries({"cidrs": _cidrs()}))
     return None
 
 
@@ -295,7 +301,7 @@ def _get(document: Any, path: tuple[Any, ...]) -> Any:
 def _odd_value(path: tuple[Any, ...]) -> st.SearchStrategy[Any]:
     """A value an attacker would try at `path`: the pool for what lives there, or any."""
     names = [p for p in path if isinstance(p, str)]
-    specific = [pool for pool, here in ((CIDRS_ODD, "roles" in names),
+    specific = [pool for pool, here in ((CIDRS_ODD, "roles" in names or "cidrs" in names),
                                         (URLS_ODD, "endpoints" in names),
                                         (ARM_ODD, any(n.endswith("_ids") for n in names)))
                 if here]

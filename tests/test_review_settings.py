@@ -247,3 +247,34 @@ def test_without_a_base_the_settings_are_listed(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "| aws.backend.address | https://state-collector.example/mail-moved |" in out
     assert "| aws.backend.username | ci |" in out
+
+
+def test_the_first_pull_request_after_adoption_shows_the_adopted_group() -> None:
+    """Issue 17: adopting shows the group id, the kept name and description and the imported
+    rules (not a finding); then renaming the kept group or adopting another is a finding,
+    and dropping the rule mapping after the first apply is not."""
+    from sxcloud.aws.plan import plan
+
+    key = plan(deployment(BASE)).rules[0].key
+    adopt = {"group_id": "sg-0123456789abcdef0", "name": "mailgw-sg",
+             "description": "Mail gateway", "rules": {key: "sgr-0123456789abcdef0"}}
+    by_key = {c.key: c for c in _settings(_changes(_edit(aws__adopt=adopt)), "aws")}
+    assert set(by_key) == {"aws.adopt.group_id", "aws.adopt.name", "aws.adopt.description",
+                           "aws.adopt.rules"}
+    assert not any(c.finding for c in by_key.values())
+    assert "takes over the hand-made security group sg-0123456789abcdef0 in place" in \
+        by_key["aws.adopt.group_id"].meaning
+    assert by_key["aws.adopt.name"].after == "mailgw-sg"
+    adopted = _edit(aws__adopt=adopt)
+    renamed = _edit(aws__adopt={**adopt, "name": "mailgw-sg-2"})
+    (change,) = _settings(_changes(renamed, adopted), "aws")
+    assert change.key == "aws.adopt.name" and change.finding and "replaces it" in change.meaning
+    other = _edit(aws__adopt={**adopt, "group_id": "sg-0fedcba9876543210"})
+    (change,) = _settings(_changes(other, adopted), "aws")
+    assert change.key == "aws.adopt.group_id" and change.finding
+    assert _changes(adopted, adopted).exit_code == 0
+    dropped = _edit(aws__adopt={k: v for k, v in adopt.items() if k != "rules"})
+    (change,) = _settings(_changes(dropped, adopted), "aws")
+    assert change.key == "aws.adopt.rules" and not change.finding
+    by_key = {c.key: c for c in _settings(_changes(copy.deepcopy(BASE), adopted), "aws")}
+    assert by_key["aws.adopt.name"].finding and "replaces it" in by_key["aws.adopt.name"].meaning

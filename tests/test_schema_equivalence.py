@@ -68,19 +68,35 @@ def stacks(synthesized, tmp_path_factory):
     ours["schema-endpoints-aws"] = json.loads(
         (ours_dir / "stacks" / "schema-endpoints-aws" / "cdk.tf.json").read_text())
 
-    prebuilt_dir = tmp_path_factory.mktemp("prebuilt")
-    app = core.App(outdir=str(prebuilt_dir))
+    return ours, prebuilt_stacks(ours, tmp_path_factory.mktemp("prebuilt"))
+
+
+def prebuilt_stacks(ours: dict, outdir) -> dict:
+    """Our stacks (name -> cdk.tf.json) given to the prebuilt classes in one app, as they
+    synthesize them; an adopted stack's `import` blocks and `depends_on` through the
+    prebuilt resources' own `import_from` and `depends_on`."""
+    app = core.App(outdir=str(outdir))
     for name, stack_json in ours.items():
         stack = core.TerraformStack(app, name)
         for provider, blocks in stack_json["provider"].items():
             PROVIDERS[provider](stack, provider, **blocks[0])
+        made = {}
         for kind, items in stack_json["resource"].items():
             for key, body in items.items():
-                PREBUILT[kind](stack, key, **_body(body)).override_logical_id(key)
+                attributes = {k: v for k, v in _body(body).items() if k != "depends_on"}
+                made[f"{kind}.{key}"] = PREBUILT[kind](stack, key, **attributes)
+                made[f"{kind}.{key}"].override_logical_id(key)
+        for block in stack_json.get("import", ()):
+            made[block["to"]].import_from(block["id"])
+        for kind, items in stack_json["resource"].items():
+            for key, body in items.items():
+                if "depends_on" in body:  # addresses "type.name", from the prebuilt resources
+                    made[f"{kind}.{key}"].depends_on = [
+                        f"{made[d].terraform_resource_type}.{made[d].friendly_unique_id}"
+                        for d in body["depends_on"]]
     app.synth()
-    prebuilt = {name: json.loads((prebuilt_dir / "stacks" / name / "cdk.tf.json").read_text())
-                for name in ours}
-    return ours, prebuilt
+    return {name: json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text())
+            for name in ours}
 
 
 def test_every_resource_type_and_provider_is_covered(stacks):

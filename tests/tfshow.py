@@ -255,14 +255,16 @@ RULE_TYPES = ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egr
 
 
 def in_modules(document: dict[str, Any], modules: list[str], *,
-               numeric: bool = False, module_keys: list[Any] | None = None) -> dict[str, Any]:
+               numeric: bool = False, module_keys: list[Any] | None = None,
+               keyed: tuple[str, ...] = RULE_TYPES) -> dict[str, Any]:
     """A plan or state document as Terraform writes it when the stack's resources are in a
     module (`modules`: nested calls, outermost first; `module_keys`: each call's instance key,
     or None): each rule type becomes one resource `this` with an instance per rule, keyed by
     the rule's name (or, `numeric`, by its position: `count`); the group / NSG / ASG keep
     their names. The configuration is as HCL writes it: one resource per rule type, whose
     expressions are shared by its instances and relative to the module (`each.value` for
-    what differs per rule, a conditional for a reference only some rules make)."""
+    what differs per rule, a conditional for a reference only some rules make). `keyed`:
+    the types renamed so (the shipped modules also key their associations)."""
     out = copy.deepcopy(document)
     keys = module_keys or [None] * len(modules)
     prefix = "".join(f"module.{m}{'' if k is None else '[' + json.dumps(k) + ']'}."
@@ -273,7 +275,7 @@ def in_modules(document: dict[str, Any], modules: list[str], *,
     def rename(resource: dict[str, Any]) -> None:
         old = resource["address"]
         if old not in renamed:
-            if resource["type"] in RULE_TYPES:
+            if resource["type"] in keyed:
                 index: Any = counters.get(resource["type"], 0) if numeric else resource["name"]
                 counters[resource["type"]] = counters.get(resource["type"], 0) + 1
                 renamed[old] = (f"{prefix}{resource['type']}.this[{json.dumps(index)}]", index)
@@ -306,7 +308,7 @@ def in_modules(document: dict[str, Any], modules: list[str], *,
         config = out["configuration"]["root_module"].pop("resources")
         merged: dict[str, dict[str, Any]] = {}
         for r in config:
-            rule = r["type"] in RULE_TYPES
+            rule = r["type"] in keyed
             name = "this" if rule else r["name"]
             target = merged.setdefault(f"{r['type']}.{name}", {
                 **r, "address": f"{r['type']}.{name}", "name": name, "expressions": {}})
@@ -335,3 +337,22 @@ def copy_rule(plan: dict[str, Any], name: str, **after: Any) -> None:
     rule["change"]["after"].update(after)
     plan["resource_changes"].append(rule)
     plan["configuration"]["root_module"]["resources"].append(config)
+
+
+#: The Terraform names of sxcloud's one group / NSG / ASG in the CDK stack; the shipped
+#: modules (modules/aws-appliance-sg, azure-appliance-nsg) name each `this`.
+SINGLES = {"aws_security_group": "appliance", "azurerm_network_security_group": "appliance_nsg",
+           "azurerm_application_security_group": "appliance_asg"}
+AZURE_KEYED = (*RULE_TYPES, "azurerm_subnet_network_security_group_association",
+               "azurerm_network_interface_security_group_association",
+               "azurerm_network_interface_application_security_group_association")
+
+
+def as_shipped_module(document: dict[str, Any], module: str = "appliance_firewall") -> dict[str, Any]:
+    """A plan document of a synthesized Azure stack as the shipped azure-appliance-nsg module
+    writes it: NSG and ASG are `this`, every rule and association `this["NAME"]`."""
+    text = json.dumps(document)
+    for rtype, name in SINGLES.items():
+        text = text.replace(f"{rtype}.{name}", f"{rtype}.this").replace(
+            f'"name": "{name}"', '"name": "this"')
+    return in_modules(json.loads(text), [module], keyed=AZURE_KEYED)

@@ -78,8 +78,10 @@ locals {
 }
 
 resource "aws_security_group" "this" {
-  name        = local.group.name
-  description = local.group.description
+  # An adopted group (aws.adopt, `sxcloud adopt aws`) keeps its live name and description:
+  # EC2 replaces a group whose name or description changes.
+  name        = try(local.file_aws.adopt.name, local.group.name)
+  description = try(local.file_aws.adopt.description, local.group.description)
   vpc_id      = var.vpc_id != null ? var.vpc_id : local.group.vpc_id
   # sxcloud's tags last: `sxcloud audit aws` finds the group by `sxcloud:deployment`.
   tags = merge(var.tags, local.group.tags)

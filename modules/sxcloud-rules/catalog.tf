@@ -248,15 +248,15 @@ locals {
   }
   schema = {
     keys = {
-      ""                   = ["version", "name", "appliance", "roles", "aws", "azure"]
+      ""                   = ["version", "name", "appliance", "roles", "exceptions", "aws", "azure"]
       appliance            = ["cluster", "internal_firewall", "dns", "ipv6", "features"]
       "appliance.features" = ["vspp_updates", "vspp_dcc", "vspp_pyzor", "ntp", "admin_https", "admin_http", "sms"]
       roles                = ["internal_network", "internal_mail_server", "internal_nameserver", "external_nameserver", "admin_pc"]
-      aws                  = ["region", "vpc_id", "bindings", "endpoints", "backend", "rule_quota"]
+      aws                  = ["region", "vpc_id", "bindings", "endpoints", "backend", "rule_quota", "adopt"]
       "aws.bindings"       = ["internal_network", "internal_mail_server", "internal_nameserver", "external_nameserver", "admin_pc"]
       "aws.endpoints"      = ["ec2", "iam", "sts"]
       aws_binding          = ["security_group_ids", "prefix_list_ids"]
-      azure                = ["location", "resource_group", "bindings", "associate", "backend"]
+      azure                = ["location", "resource_group", "bindings", "associate", "backend", "adopt"]
       "azure.bindings"     = ["internal_network", "internal_mail_server", "internal_nameserver", "external_nameserver", "admin_pc"]
       azure_binding        = ["application_security_group_ids"]
       "azure.associate"    = ["subnet_ids", "network_interface_ids"]
@@ -316,6 +316,9 @@ locals {
       application_security_group_ids = "the id of an application security group: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/applicationSecurityGroups/<name>"
       subnet_ids                     = "the id of a subnet: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<name>"
       network_interface_ids          = "the id of a network interface: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/networkInterfaces/<name>"
+      network_security_group_id      = "the id of a network security group: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/networkSecurityGroups/<name>"
+      application_security_group_id  = "the id of an application security group: /subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/applicationSecurityGroups/<name>"
+      associations                   = "the id of a subnet (/subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<name>) or of a network interface (/subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.Network/networkInterfaces/<name>)"
     }
     asgs_per_binding = 10
     backends         = ["s3", "azurerm", "gcs", "http", "local", "remote"]

@@ -39,9 +39,10 @@ def rule(rule: SgRule, group_id: Reference) -> dict[str, Any]:
     """Attributes of one rule resource; `group_id` is how the appliance group is referenced."""
     # The peer kinds are named after the attribute that carries them (cidr_ipv4, ...).
     peer = {rule.peer.kind: group_id if rule.peer.value == SELF else rule.peer.value}
+    tags = {"tags": dict(rule.tags)} if rule.tags else {}  # a site exception's
     return {"security_group_id": group_id, "ip_protocol": rule.ip_protocol,
             "from_port": rule.from_port, "to_port": rule.to_port,
-            "description": rule.description, **peer}
+            "description": rule.description, **peer, **tags}
 
 
 def resources(plan: SgPlan, vpc_id: str) -> dict[str, dict[str, dict[str, Any]]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .. import exceptions
 from ..config import Deployment
 from . import drift as drift_
 from . import live
@@ -52,4 +53,5 @@ def audit(client: Any, deployment: Deployment, group_id: str | None = None) -> A
     except (KeyError, TypeError, ValueError) as error:  # an answer EC2 itself never gives
         raise live.LookupProblem(f"the EC2 endpoint returned a rule of {group.id} that cannot "
                                  f"be read ({type(error).__name__}: {error})") from None
-    return Audit(deployment, group, drift_.compare(intended, group.id, rules), tuple(warnings))
+    drift = drift_.compare(intended, group.id, rules, exceptions.today())
+    return Audit(deployment, group, drift, tuple(warnings))

@@ -14,6 +14,7 @@ class ApplianceSecurityGroup(Construct):
 
     Terraform names are the plan's keys (`appliance` for the group), so a stack holds one of
     these. Add it to an existing cdktf/cdktn stack with a plan from `sxcloud.aws.plan.plan`.
+    An adopted group (`aws.adopt`) and each of its mapped rules are imported, not created.
     """
 
     def __init__(self, scope: Construct, id_: str, *, vpc_id: str, plan: SgPlan) -> None:
@@ -21,13 +22,18 @@ class ApplianceSecurityGroup(Construct):
         self.group = SecurityGroup(self, attributes.GROUP_NAME,
                                    **attributes.group(plan, vpc_id))
         self.group.override_logical_id(attributes.GROUP_NAME)
+        if plan.adoption:
+            self.group.adopt(plan.adoption.group_id)
+        imports = plan.imports()
         for rule in plan.rules:
-            self._rule(rule)
+            self._rule(rule, imports.get(rule.key))
 
-    def _rule(self, rule: SgRule) -> None:
+    def _rule(self, rule: SgRule, live_id: str | None) -> None:
         cls = IngressRule if rule.direction == INGRESS else EgressRule
         resource = cls(self, rule.key, **attributes.rule(rule, self.group.id))
         resource.override_logical_id(rule.key)
+        if live_id:
+            resource.adopt(live_id)
 
 
 class AwsStack(core.TerraformStack):

@@ -48,6 +48,7 @@ class Group:
     name: str
     vpc_id: str
     tags: dict[str, str]
+    description: str = ""  # kept by `sxcloud adopt aws`: EC2 replaces a group that changes it
 
 
 def session(region: str, profile: str | None = None) -> Any:
@@ -176,7 +177,8 @@ def _group(item: dict[str, Any]) -> Group:
     if not isinstance(item, dict) or not item.get("GroupId"):
         raise LookupProblem("the EC2 endpoint returned a security group without a GroupId")
     tags = {t.get("Key", ""): t.get("Value", "") for t in item.get("Tags", [])}
-    return Group(item["GroupId"], item.get("GroupName", ""), item.get("VpcId", ""), tags)
+    return Group(item["GroupId"], item.get("GroupName", ""), item.get("VpcId", ""), tags,
+                 item.get("Description", ""))
 
 
 def _call(method: Any, **kwargs: Any) -> Any:

@@ -58,13 +58,14 @@ class _SecurityGroupRule(_Aws):
                  description: str, from_port: int | None = None, to_port: int | None = None,
                  cidr_ipv4: str | None = None, cidr_ipv6: str | None = None,
                  prefix_list_id: str | None = None,
-                 referenced_security_group_id: str | None = None) -> None:
+                 referenced_security_group_id: str | None = None,
+                 tags: dict[str, str] | None = None) -> None:
         super().__init__(scope, id_, {
             "security_group_id": security_group_id, "ip_protocol": ip_protocol,
             "from_port": from_port, "to_port": to_port, "cidr_ipv4": cidr_ipv4,
             "cidr_ipv6": cidr_ipv6, "prefix_list_id": prefix_list_id,
             "referenced_security_group_id": referenced_security_group_id,
-            "description": description,
+            "description": description, "tags": tags,
         })
 
 

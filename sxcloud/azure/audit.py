@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import InputError
 from . import drift
@@ -70,6 +70,30 @@ def read(target: Target, credential: Any, credential_name: str, scope: str,
     `credential` (from sxcloud.azure.credentials.choose) signs the request for `scope`;
     `timeout` bounds connecting and each read, and a request is retried RETRIES times.
     """
+    return get(target, credential, credential_name, scope, api_version, timeout,
+               Resource(target.describe(), PERMISSION, (target.file, "azure"),
+                        f"Has the stack {target.stack} been applied, to this subscription?"),
+               lambda client, kwargs: client.network_security_groups.get(
+                   target.resource_group, target.nsg_name, **kwargs))
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What one GET reads, for its messages: how to name it, the permission it needs,
+    where a problem with it is reported (file or "command line", key), and a hint for a
+    404."""
+
+    describe: str
+    permission: str
+    source: tuple[Path | str, str]
+    not_found_hint: str
+
+
+def get(target: Target, credential: Any, credential_name: str, scope: str,
+        api_version: str | None, timeout: float, resource: Resource,
+        call: Callable[[Any, dict[str, str]], Any]) -> Any:
+    """`call(client, kwargs)` with a NetworkManagementClient for `target`'s subscription and
+    endpoint; every failure becomes an InputError about `resource`."""
     from azure.core.exceptions import (AzureError, ClientAuthenticationError, DecodeError,
                                        DeserializationError, HttpResponseError,
                                        ResourceNotFoundError, ServiceRequestError,
@@ -79,38 +103,42 @@ def read(target: Target, credential: Any, credential_name: str, scope: str,
     # azure-identity logs each credential it tried as a warning; the error below says it once.
     logging.getLogger("azure").setLevel(logging.ERROR)
     kwargs = {"api_version": api_version} if api_version else {}
+
+    def problem(message: str) -> InputError:
+        return InputError.one(*resource.source, message)
+
     try:
         with NetworkManagementClient(credential, target.subscription, base_url=target.endpoint,
                                      credential_scopes=[scope], connection_timeout=timeout,
                                      read_timeout=timeout, retry_total=RETRIES) as client:
-            return client.network_security_groups.get(target.resource_group, target.nsg_name,
-                                                      **kwargs)
+            return call(client, kwargs)
     except ResourceNotFoundError as error:
-        raise _not_found(target, error) from None
+        raise _not_found(target, resource, error) from None
     except ClientAuthenticationError as error:
         if error.response is None:  # the credential could not get a token at all
             reason = _first_line(error.message).rstrip(".")
-            raise _problem(target, f"{credential_name} could not get a token for {scope}: "
-                           f"{reason}. Sign in (az login), run where a managed or workload "
-                           "identity is available, or set SXCLOUD_AZURE_TOKEN") from None
-        raise _problem(target, f"{target.endpoint} refused {credential_name} "
-                       f"({_arm_error(error)}): use a valid, unexpired token for {scope} of "
-                       f"an identity that holds {PERMISSION} on the {target.describe()}") from None
+            raise problem(f"{credential_name} could not get a token for {scope}: "
+                          f"{reason}. Sign in (az login), run where a managed or workload "
+                          "identity is available, or set SXCLOUD_AZURE_TOKEN") from None
+        raise problem(f"{target.endpoint} refused {credential_name} "
+                      f"({_arm_error(error)}): use a valid, unexpired token for {scope} of "
+                      f"an identity that holds {resource.permission} on the "
+                      f"{resource.describe}") from None
     except DecodeError as error:  # an HttpResponseError whose body is not JSON
-        raise _problem(target, f"the answer of {target.endpoint} ({error.status_code}) is not "
-                       f"the JSON ARM sends: {_first_line(str(error))}; is it a Resource "
-                       "Manager endpoint?") from None
+        raise problem(f"the answer of {target.endpoint} ({error.status_code}) is not "
+                      f"the JSON ARM sends: {_first_line(str(error))}; is it a Resource "
+                      "Manager endpoint?") from None
     except UnicodeDecodeError as error:  # azure-core decodes a body before it checks it
-        raise _problem(target, f"the answer of {target.endpoint} is not the JSON ARM sends: "
-                       f"it is not UTF-8 text ({error.reason} at byte {error.start}); is it "
-                       "a Resource Manager endpoint?") from None
+        raise problem(f"the answer of {target.endpoint} is not the JSON ARM sends: "
+                      f"it is not UTF-8 text ({error.reason} at byte {error.start}); is it "
+                      "a Resource Manager endpoint?") from None
     except HttpResponseError as error:
         if error.status_code == 403:
-            raise _problem(target, f"access denied ({_arm_error(error)}): the identity needs "
-                           f"{PERMISSION} on the {target.describe()}, for example through the "
-                           "Reader or Network Contributor role") from None
-        raise _problem(target, f"{target.endpoint} answered {error.status_code} "
-                       f"({_arm_error(error)}) when reading the {target.describe()}") from None
+            raise problem(f"access denied ({_arm_error(error)}): the identity needs "
+                          f"{resource.permission} on the {resource.describe}, for example "
+                          "through the Reader or Network Contributor role") from None
+        raise problem(f"{target.endpoint} answered {error.status_code} "
+                      f"({_arm_error(error)}) when reading the {resource.describe}") from None
     except ServiceRequestError as error:
         raise InputError.one("command line", "--arm-endpoint", f"cannot reach {target.endpoint}: "
                              f"{_first_line(str(error))} (TLS certificates are verified "
@@ -120,11 +148,11 @@ def read(target: Target, credential: Any, credential_name: str, scope: str,
                              f"answer ({_first_line(str(error))}; tried {RETRIES + 1} times, "
                              "--timeout seconds each)") from None
     except (AzureError, DeserializationError) as error:  # a broken or foreign answer
-        raise _problem(target, f"reading the {target.describe()} from {target.endpoint} "
-                       f"failed: {type(error).__name__}: {_first_line(str(error))}") from None
+        raise problem(f"reading the {resource.describe} from {target.endpoint} "
+                      f"failed: {type(error).__name__}: {_first_line(str(error))}") from None
 
 
-def _not_found(target: Target, error: Any) -> InputError:
+def _not_found(target: Target, resource: Resource, error: Any) -> InputError:
     code = error.error.code if error.error else ""
     if code == "ResourceGroupNotFound":
         return InputError.one(target.file, "azure.resource_group",
@@ -134,12 +162,8 @@ def _not_found(target: Target, error: Any) -> InputError:
         return InputError.one("command line", "--subscription",
                               f"subscription {target.subscription} was not found "
                               f"({_arm_error(error)})")
-    return _problem(target, f"the {target.describe()} does not exist ({_arm_error(error)}). "
-                    f"Has the stack {target.stack} been applied, to this subscription?")
-
-
-def _problem(target: Target, message: str) -> InputError:
-    return InputError.one(target.file, "azure", message)
+    return InputError.one(*resource.source, f"the {resource.describe} does not exist "
+                          f"({_arm_error(error)}). {resource.not_found_hint}")
 
 
 def _arm_error(error: Any) -> str:

@@ -29,6 +29,7 @@ class ApplianceNsg(Construct):
                  plan: NsgPlan) -> None:
         super().__init__(scope, id_)
         self.resource_group = resource_group
+        self.imports = plan.imports
         self.asg = ApplicationSecurityGroup(
             self, attributes.ASG_NAME,
             **attributes.grouped(plan.asg_name, location, resource_group, plan.tags))
@@ -37,25 +38,50 @@ class ApplianceNsg(Construct):
             self, attributes.NSG_NAME,
             **attributes.grouped(plan.nsg_name, location, resource_group, plan.tags))
         self.nsg.override_logical_id(attributes.NSG_NAME)
-        for rule in plan.rules:
-            self._rule(rule)
+        imports = plan.imports
+        if imports.nsg:
+            self.nsg.adopt(imports.nsg)
+        if imports.asg:
+            self.asg.adopt(imports.asg)
+        live = dict(imports.rules)
+        resources = [self._rule(rule, live.get(rule.name)) for rule in plan.rules]
+        if imports.nsg:
+            # Adopting a live NSG: its default rules let traffic through until the denies
+            # exist, so they come after every allow rule: no flow the plan keeps open is
+            # ever cut off between the two (docs/adopt-azure.md).
+            allows = [r for rule, r in zip(plan.rules, resources) if rule.access == "Allow"]
+            for rule, resource in zip(plan.rules, resources):
+                if rule.access == "Deny":
+                    resource.after(allows)
 
-    def _rule(self, rule: NsgRule) -> None:
+    def _rule(self, rule: NsgRule, live_id: str | None) -> NetworkSecurityRule:
         resource = NetworkSecurityRule(
             self, rule.name,
             **attributes.rule(rule, self.resource_group, self.nsg.name, self.asg.id))
         resource.override_logical_id(rule.name)
+        if live_id:
+            resource.adopt(live_id)
+        return resource
 
     def associate(self, *, subnet_ids: tuple[str, ...], network_interface_ids: tuple[str, ...]) -> None:
-        """Attach the NSG to subnets and NICs; the NICs (the appliances') also join the ASG."""
+        """Attach the NSG to subnets and NICs; the NICs (the appliances') also join the ASG.
+        An association the adopted NSG has already is imported (azurerm's import ids: the
+        subnet's id; the NIC's and the NSG's, joined by '|')."""
+        live = {a.casefold() for a in self.imports.associations}
         for subnet in subnet_ids:
             key = association_key("subnet", subnet)
-            SubnetNsgAssociation(self, key, subnet_id=subnet,
-                                 network_security_group_id=self.nsg.id).override_logical_id(key)
+            resource = SubnetNsgAssociation(self, key, subnet_id=subnet,
+                                            network_security_group_id=self.nsg.id)
+            resource.override_logical_id(key)
+            if subnet.casefold() in live:
+                resource.adopt(subnet)
         for nic in network_interface_ids:
             key = association_key("nic", nic)
-            NicNsgAssociation(self, key, network_interface_id=nic,
-                              network_security_group_id=self.nsg.id).override_logical_id(key)
+            resource = NicNsgAssociation(self, key, network_interface_id=nic,
+                                         network_security_group_id=self.nsg.id)
+            resource.override_logical_id(key)
+            if nic.casefold() in live:
+                resource.adopt(f"{nic}|{self.imports.nsg}")
             key = association_key("nic_asg", nic)
             NicAsgAssociation(self, key, network_interface_id=nic,
                               application_security_group_id=self.asg.id).override_logical_id(key)

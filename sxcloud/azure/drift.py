@@ -10,20 +10,27 @@ replaces the rule), and a finding is named by the rule's name. Values are compar
 ARM means them: singular and plural fields as one set (`destinationPortRange: "25"` equals
 `destinationPortRanges: ["25"]`), a bare IP as its /32 or /128, and names, ids, tags and
 enumerations without case, as ARM compares them.
+
+A site exception's rules are intended rules like the vendor rows': live, they are expected.
+Once the exception has expired (its date before the audit's day), each of its rules still
+live is an "expired" finding naming the exception, until it is renewed or removed.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from datetime import date
 from enum import Enum
 from typing import Any, Iterable
 
+from .. import exceptions
 from .nsg import APPLIANCE_ASG, ASGS, Address, NsgPlan
 
 MISSING = "missing"
 UNEXPECTED = "unexpected"
 CHANGED = "changed"
+EXPIRED = "expired"  # a live rule of a site exception whose date has passed
 
 #: The fields compared, in report order, as the report names them.
 FIELDS = ("direction", "priority", "access", "protocol", "source_ports", "destination_ports",
@@ -84,6 +91,7 @@ class Finding:
     intended: RuleView | None
     live: RuleView | None
     changes: tuple[Change, ...] = ()
+    message: str = ""  # what an EXPIRED finding means, naming the exception
 
     @property
     def direction(self) -> str:
@@ -99,7 +107,8 @@ class Finding:
                 "changes": [{"field": c.field, "intended": c.intended, "live": c.live}
                             for c in self.changes],
                 "intended": self.intended.data() if self.intended else None,
-                "live": self.live.data() if self.live else None}
+                "live": self.live.data() if self.live else None,
+                **({"message": self.message} if self.message else {})}
 
 
 @dataclass(frozen=True)
@@ -241,13 +250,32 @@ def compare(intended: list[RuleView], live: list[RuleView],
     return sorted(findings, key=lambda f: (f.direction.casefold(), f.priority or 0, f.rule))
 
 
+def expired(plan: NsgPlan, live: list[RuleView], on: date) -> list[Finding]:
+    """One finding per live rule (by name) of a site exception expired on day `on`."""
+    live_by_name = {v.name.casefold(): v for v in live}
+    out = []
+    for rule in plan.rules:
+        have = live_by_name.get(rule.name.casefold())
+        if rule.exception is None or have is None:
+            continue
+        e = rule.exception.exception
+        status = exceptions.status(e, on)
+        if status.state == exceptions.EXPIRED:
+            out.append(Finding(EXPIRED, have.name, None, have, (), (
+                f"{e.label} (owner {e.owner}) expired on {e.expires} ({status}); renew it "
+                "(a later expires) or remove it from the file")))
+    return out
+
+
 def audit(plan: NsgPlan, nsg: Any, *, subscription: str, resource_group: str,
-          location: str) -> Report:
-    """Compare a live NSG (azure-mgmt-network's NetworkSecurityGroup) with the plan."""
+          location: str, on: date | None = None) -> Report:
+    """Compare a live NSG (azure-mgmt-network's NetworkSecurityGroup) with the plan, on
+    day `on` (default: exceptions.today()) for the site exceptions' expiry."""
     intended = intended_views(plan, subscription, resource_group)
     live = [live_view(r) for r in nsg.security_rules or []]
     notes = _nsg_notes(plan, nsg, location) + default_rule_notes(nsg.default_security_rules)
-    return Report(tuple(compare(intended, live)), tuple(notes), len(intended), len(live))
+    found = compare(intended, live) + expired(plan, live, on or exceptions.today())
+    return Report(tuple(found), tuple(notes), len(intended), len(live))
 
 
 # --- the NSG itself and its default rules: notes, not drift -----------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..policy import Flow
+from ..policy import ExceptionFlow, Flow
 
 INBOUND_AZ = "Inbound"
 OUTBOUND_AZ = "Outbound"
@@ -40,12 +40,24 @@ class NsgRule:
     priority: int
     direction: str  # Inbound or Outbound
     access: str  # Allow or Deny
-    protocol: str  # Tcp, Udp or *
-    ports: tuple[str, ...]  # destination ports; ("*",) for all
+    protocol: str  # Tcp, Udp, Icmp, Esp, Ah or *
+    ports: tuple[str, ...]  # destination ports and ranges; ("*",) for all
     source: Address
     destination: Address
     description: str
-    flows: tuple[Flow, ...] = ()
+    flows: tuple[Flow, ...] = ()  # the vendor rows' flows; empty for the rules below
+    exception: ExceptionFlow | None = None  # the site exception this rule opens
+
+
+@dataclass(frozen=True)
+class Imports:
+    """The live objects an adopted stack takes over (Terraform `import` blocks): ARM ids of
+    the NSG and the ASG (None: created), and of the live rules, by rule name."""
+
+    nsg: str | None = None
+    asg: str | None = None
+    rules: tuple[tuple[str, str], ...] = ()  # (rule name, ARM id), in the plan's order
+    associations: tuple[str, ...] = ()  # subnet and NIC ids whose association with the NSG is live
 
 
 @dataclass(frozen=True)
@@ -55,3 +67,4 @@ class NsgPlan:
     tags: dict[str, str]
     rules: tuple[NsgRule, ...]
     warnings: tuple[str, ...]
+    imports: Imports = Imports()

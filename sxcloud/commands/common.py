@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -60,3 +61,19 @@ def print_text(text: str) -> None:
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def add_cloud_group(sub: argparse._SubParsersAction, name: str, package: str,
+                    clouds: tuple[str, ...], **options: str) -> argparse.ArgumentParser:
+    """A command with one subcommand per cloud (audit, adopt): `package.<cloud>` provides
+    `register(subparsers)` and `run(args)`; `options` are the command's help texts."""
+    parser = sub.add_parser(name, **options)
+    under = parser.add_subparsers(dest="cloud", metavar="CLOUD", required=True)
+    for cloud in clouds:
+        importlib.import_module(f"{package}.{cloud}").register(under)
+    return parser
+
+
+def run_cloud(package: str, args: argparse.Namespace) -> int:
+    """Run the subcommand of the cloud a command line chose (see add_cloud_group)."""
+    return importlib.import_module(f"{package}.{args.cloud}").run(args)

@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     base.add_argument("--plan", action="append", type=Path, metavar="PLAN.json",
                       help="a Terraform plan as 'terraform show -json PLANFILE' prints it; "
                            "repeat for each stack")
+    parser.add_argument("--policy-ref", metavar="GITREF",
+                        help="read the review policy file (.sxcloud/review.yaml: trusted hosts, "
+                             "other groups) at this git ref; default: --base-ref. Never read "
+                             "from the working tree")
     parser.add_argument("--synth-dir", type=Path, metavar="DIR",
                         help="the output of 'sxcloud synth' for FILES, for the verify result "
                              "in each summary line")
@@ -41,22 +45,29 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..review import build, data, markdown, sources
+    from ..review.policyfile import NONE
     from ..review.paths import display_path
 
     paths = resolve(args.files)
     head = load_all(paths)
+    if args.base_ref and paths == [builtin_example()]:
+        raise InputError.one("--base-ref", "", "needs deployment files in a git repository "
+                             "(FILES, or ./sxcloud.yaml), not the built-in example")
+    # The base first: its messages about a ref are the more specific.
+    base = sources.at_ref(paths, args.base_ref) if args.base_ref else None
+    # What the base trusts, from the base only: never the working tree's copy.
+    policy_ref = args.policy_ref or args.base_ref
+    policy = sources.policy_at(paths, policy_ref, "--policy-ref" if args.policy_ref
+                               else "--base-ref") if policy_ref else NONE
     if args.plan:
-        review = build.from_plans(head, args.plan, args.synth_dir)
-    elif args.base_ref:
-        if paths == [builtin_example()]:
-            raise InputError.one("--base-ref", "", "needs deployment files in a git repository "
-                                 "(FILES, or ./sxcloud.yaml), not the built-in example")
-        base = sources.at_ref(paths, args.base_ref)
+        review = build.from_plans(head, args.plan, args.synth_dir, policy)
+    elif base is not None:
         review = build.from_files(head, base.deployments, base.label, base.new_files,
-                                  args.synth_dir)
+                                  args.synth_dir, by_path=base.by_path, links=base.links,
+                                  policy=policy)
     elif args.base:
         review = build.from_files(head, load(args.base), " ".join(
-            display_path(p) for p in args.base), synth_dir=args.synth_dir)
+            display_path(p) for p in args.base), synth_dir=args.synth_dir, policy=policy)
     else:
         review = build.from_files(head, synth_dir=args.synth_dir)
     if args.json:

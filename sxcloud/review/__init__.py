@@ -6,8 +6,11 @@ attribution why each planned opening exists, and whether the files intend it
 diff        openings added, removed and changed
 findings    warnings and notes derived from the openings
 mermaid     the flowchart of roles and ports
-sources     the base version of the deployment files (other files, or a git ref)
+sources     the base version of the deployment files (other files, or a git ref, links
+            resolved at each version) and the policy file at a ref
 settings    what else decides where traffic and state go (endpoints, backend, associations...)
+hosts       the settings that send state, credentials or tokens to a host; the clouds' own hosts
+policyfile  the review policy file (.sxcloud/review.yaml): trusted hosts, other groups
 planactions the non-rule resources a Terraform plan creates, updates or deletes
 paths       how the report names a file
 verification the verify result of each stack (the integration point with `sxcloud verify`)

@@ -18,9 +18,12 @@ from ..config import Deployment
 from ..errors import InputError
 from . import attribution, findings, settings, tfplan
 from .diff import Change, compare
-from .openings import Firewall, QuotaUse, aws_quota, intended
+from .exceptions import ExceptionReview, intended
+from .exceptions import review as exception_review
+from .openings import Firewall, QuotaUse, aws_quota
 from .paths import display_path
-from .planactions import RULE_TYPES, ResourceAction, actions
+from .planactions import RULE_TYPES, ResourceAction, actions, other_rules
+from .policyfile import NONE, Policy
 from .settings import SettingChange
 from .verification import VerifyResult, planned_resources, results
 
@@ -40,12 +43,15 @@ class StackReview:
     settings: list[SettingChange] | None = None  # None: no base to compare with
     current: list[tuple[str, str]] = field(default_factory=list)  # settings, without a base
     resources: list[ResourceAction] | None = None  # a plan's other resources (--plan only)
+    exceptions: ExceptionReview | None = None  # the site exceptions (review.exceptions)
 
     @property
     def all_findings(self) -> list[str]:
-        """Every finding of this stack: the plan against the files, settings, resources."""
+        """Every finding of this stack: the plan against the files, settings, resources,
+        site exceptions."""
         return (self.findings + [c.meaning for c in self.settings or () if c.finding]
-                + [r.meaning for r in self.resources or () if r.finding])
+                + [r.meaning for r in self.resources or () if r.finding]
+                + (self.exceptions.findings if self.exceptions else []))
 
     @property
     def changed(self) -> bool:
@@ -89,31 +95,67 @@ def _stack_review(fw_head: Firewall | None, fw_base: Firewall | None, source: st
     return review
 
 
+def _pairs(head: list[Planned], base: list[Planned],
+           by_path: dict[Path, Deployment]) -> dict[int, Planned]:
+    """The base version of each head deployment (by the index of the head's Planned): the
+    version of its own file first (a rename is a rename, not a new stack and a removed one),
+    then the base deployment of its name that no other file took."""
+    of_deployment = {id(p.deployment): p for p in base}
+    out: dict[int, Planned] = {}
+    taken: set[int] = set()
+    for index, p in enumerate(head):
+        version = by_path.get(p.deployment.path)
+        if version is not None and id(version) in of_deployment:
+            out[index] = of_deployment[id(version)]
+            taken.add(id(version))
+    by_name = {p.deployment.name: p for p in base if id(p.deployment) not in taken}
+    for index, p in enumerate(head):
+        if index not in out and p.deployment.name in by_name:
+            out[index] = by_name.pop(p.deployment.name)
+            taken.add(id(out[index].deployment))
+    return out
+
+
 def from_files(head: list[Deployment], base: list[Deployment] | None = None,
                base_label: str | None = None, new_files: list[str] | None = None,
-               synth_dir: Path | None = None) -> Review:
-    """Review the head files, against a base version of them when one is given."""
+               synth_dir: Path | None = None, *, by_path: dict[Path, Deployment] | None = None,
+               links: dict[Path, list[SettingChange]] | None = None,
+               policy: Policy = NONE) -> Review:
+    """Review the head files, against a base version of them when one is given: `by_path`
+    holds the base version of a head file read from the same path, `links` the links a
+    change adds or retargets on each head file's path, and `policy` what the base trusts."""
     head_planned = plan_all(head)
     base_planned = plan_all(base) if base is not None else []
-    base_by_stack = {fw.stack: (fw, p.deployment) for p in base_planned for fw in intended(p)}
+    pairs = _pairs(head_planned, base_planned, by_path or {})
     verified = results(head_planned, synth_dir)
     stacks = []
-    seen = set()
-    for p in head_planned:
+    seen: set[tuple[int, str]] = set()  # (id of the base deployment, cloud) compared
+    for index, p in enumerate(head_planned):
+        paired = pairs.get(index)
+        base_firewalls = {fw.cloud: fw for fw in intended(paired)} if paired else {}
         for fw in intended(p):
-            seen.add(fw.stack)
-            fw_base, d_base = base_by_stack.get(fw.stack, (None, None))
+            fw_base = base_firewalls.get(fw.cloud)
+            d_base = paired.deployment if paired and fw_base else None
+            if d_base is not None:
+                seen.add((id(d_base), fw.cloud))
             review = _stack_review(fw, fw_base, display_path(p.deployment.path),
                                    p.deployment, p, base is not None)
             if base is not None:
-                review.settings = settings.compare(d_base, p.deployment, fw.cloud)
+                review.settings = ((links or {}).get(p.deployment.path, [])
+                                   + settings.compare(d_base, p.deployment, fw.cloud, policy))
+            review.exceptions = exception_review(p.deployment, d_base, fw.cloud, fw, fw_base,
+                                                 base is not None)
             review.verify = verified.get(fw.stack)
             stacks.append(review)
-    for stack, (fw, d_base) in base_by_stack.items():
-        if stack not in seen:  # the change drops this stack (or its cloud section)
-            review = _stack_review(None, fw, display_path(d_base.path), None, None, True)
-            review.settings = settings.compare(d_base, None, fw.cloud)
-            stacks.append(review)
+    for bp in base_planned:
+        for fw in intended(bp):
+            if (id(bp.deployment), fw.cloud) not in seen:  # the change drops this stack
+                review = _stack_review(None, fw, display_path(bp.deployment.path), None, None,
+                                       True)
+                review.settings = settings.compare(bp.deployment, None, fw.cloud, policy)
+                review.exceptions = exception_review(None, bp.deployment, fw.cloud, None, fw,
+                                                     True)
+                stacks.append(review)
     label = base_label
     if label and new_files:
         label += f" (new files: {', '.join(display_path(f) for f in new_files)})"
@@ -150,7 +192,7 @@ def _match(ps: tfplan.PlannedStack, planned: list[Planned]) -> Planned:
 
 
 def from_plans(head: list[Deployment], plan_paths: list[Path],
-               synth_dir: Path | None = None) -> Review:
+               synth_dir: Path | None = None, policy: Policy = NONE) -> Review:
     """Review Terraform plans of the head's stacks, and check them against the files."""
     head_planned = plan_all(head)
     stacks = []
@@ -173,10 +215,12 @@ def from_plans(head: list[Deployment], plan_paths: list[Path],
                 review = _stack_review(intent, None, display_path(path), p.deployment, p, True)
                 review.change = Change()
             review.findings = attribution.mismatches(after, intent)
-            mine = {f"{ps.module}{rtype}.{name}"
-                    for rtype, named in planned_resources(p, ps.cloud).items()
+            review.exceptions = exception_review(p.deployment, None, ps.cloud, after, before,
+                                                 False)
+            mine = {f"{rtype}.{name}" for rtype, named in planned_resources(p, ps.cloud).items()
                     if rtype not in RULE_TYPES for name in named}
-            review.resources, missing = actions(ps.changes, mine)
+            review.resources, missing = actions(ps.changes, mine, ps.appliances)
+            review.resources += other_rules(ps.others, policy)
             if after is not None:
                 review.findings += missing
             if ps.drift:

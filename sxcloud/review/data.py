@@ -10,6 +10,7 @@ from typing import Any
 from ..catalog import ROWS_BY_ID
 from .build import Review, StackReview
 from .diff import Change
+from .exceptions import ExceptionReview, describe
 from .mermaid import flowchart
 from .openings import Firewall, Opening
 
@@ -64,7 +65,26 @@ def stack(s: StackReview) -> dict[str, Any]:
         "warnings": s.warnings, "notes": s.notes, "findings": s.all_findings,
         "verify": {"status": s.verify.status, "detail": s.verify.detail,
                    "findings": list(s.verify.findings)} if s.verify else None,
+        "exceptions": exceptions(s.exceptions),
         "mermaid": flowchart(s.head, s.change),
+    }
+
+
+def exceptions(x: ExceptionReview | None) -> dict[str, Any] | None:
+    """The stack's site exceptions, their change and findings (review.exceptions)."""
+    if x is None:
+        return None
+    return {
+        "today": str(x.today),
+        "exceptions": [{
+            "id": e.exception.label, "direction": e.exception.direction,
+            "traffic": str(e.exception.traffic), "peer": str(e.exception.peer),
+            "reason": e.exception.reason, "owner": e.exception.owner,
+            "ticket": e.exception.ticket, "expires": str(e.exception.expires),
+            "status": e.status.state, "days_left": e.status.days_left} for e in x.entries],
+        "changes": None if x.changes is None else [
+            {"id": c.label, "what": list(c.what), "details": describe(c)} for c in x.changes],
+        "findings": list(x.findings),
     }
 
 

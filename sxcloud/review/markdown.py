@@ -15,12 +15,14 @@ import re
 
 from ..catalog import ROWS_BY_ID
 from ..escape import terminal
+from ..exceptions import EXPIRED, EXPIRING, Status
 from ..policy import INBOUND
 from .build import Review, StackReview
 from .diff import Change
+from .exceptions import ExceptionReview, describe
 from .findings import describe_rows
 from .mermaid import LEGEND, flowchart
-from .openings import EXTENSION, PLATFORM, UNINTENDED, Opening
+from .openings import EXCEPTION, EXTENSION, PLATFORM, UNINTENDED, Opening
 
 MARKER = "<!-- sxcloud-review -->"
 NO_CHANGE = "No change to the firewall."
@@ -83,6 +85,8 @@ def _peer(o: Opening) -> Md:
 def _rule(o: Opening) -> str:
     if o.rows:
         return describe_rows(o.rows)
+    if o.origin == EXCEPTION:
+        return o.role or "-"  # X-<id>
     return {PLATFORM: "platform", UNINTENDED: "none"}.get(o.origin, "-")
 
 
@@ -97,13 +101,15 @@ def _why(o: Opening, leaving: bool = False) -> Md:
         return Md(f"**Not intended by the deployment files.**{claim}")
     if o.origin == PLATFORM:
         return text("Azure load balancer health probes must reach the appliances.")
+    if o.origin == EXCEPTION:
+        return text(f"Site exception: {o.description}")
     return text(reasons)
 
 
 def _flags(o: Opening) -> str:
     parts = [" ".join(f for f in dict.fromkeys(
         ROWS_BY_ID[r].flags for r in o.rows if r in ROWS_BY_ID) if f)]
-    parts.append({EXTENSION: "extension", PLATFORM: "platform",
+    parts.append({EXTENSION: "extension", PLATFORM: "platform", EXCEPTION: "exception",
                   UNINTENDED: "not intended"}.get(o.origin, ""))
     return " ".join(p for p in parts if p)
 
@@ -145,6 +151,35 @@ def _change_lines(change: Change, plan_mode: bool, base_label: Md) -> list[str]:
         out += [f"- {heading}: {text(g)}" for g in guards]
     if change.guards_added or change.guards_removed:
         out.append("")
+    return out
+
+
+def _days_left(status: Status) -> Md:
+    """Days left as a number; within the warning window a warning, after it a finding."""
+    if status.state == EXPIRED:
+        return Md(f":x: **{text(status)}**")
+    mark = ":warning: " if status.state == EXPIRING else ""
+    return Md(f"{mark}{status.days_left}")
+
+
+def _exception_lines(x: ExceptionReview | None, base_label: Md) -> list[str]:
+    """The stack's site exceptions, apart from the vendor rows, and their change."""
+    if x is None or not (x.entries or x.changes):
+        return []
+    out = ["#### Beyond the vendor table", "",
+           f"Site exceptions of the deployment file (today is {x.today}):", ""]
+    if x.entries:
+        out += _table(["Exception", "Flow", "Peer", "Reason", "Owner", "Ticket", "Expires",
+                       "Days left"], [
+            [e.exception.label, e.flow, str(e.exception.peer), e.exception.reason,
+             e.exception.owner, e.exception.ticket or "none", str(e.exception.expires),
+             _days_left(e.status)] for e in x.entries]) + [""]
+    else:
+        out += ["None on this stack now.", ""]
+    if x.changes:
+        out += [f"**Exceptions: change against {base_label}**", ""]
+        out += _table(["Exception", "What", "Details"], [
+            [c.label, ", ".join(c.what), describe(c)] for c in x.changes]) + [""]
     return out
 
 
@@ -200,7 +235,11 @@ def stack_section(s: StackReview, base_label: str | None, plan_mode: bool) -> li
            _summary(s), ""]
     if s.change is not None:
         out += _change_lines(s.change, plan_mode, base)
+    out += _exception_lines(s.exceptions, base)
     out += _settings_lines(s, base) + _resource_lines(s)
+    if s.exceptions and s.exceptions.findings:
+        out += ["#### Site exception findings", ""]
+        out += [f"- :x: {text(f)}" for f in s.exceptions.findings] + [""]
     if s.findings:
         out += ["#### Plan versus the deployment files", ""]
         out += [f"- :x: {text(f)}" for f in s.findings] + [""]

@@ -16,7 +16,7 @@ from .. import catalog
 from ..escape import terminal
 from ..policy import INBOUND
 from .diff import Change
-from .openings import PLATFORM, SELF, UNINTENDED, Firewall, Opening, Ports
+from .openings import EXCEPTION, PLATFORM, SELF, UNINTENDED, Firewall, Opening, Ports
 
 APPLIANCE_NODE = "appliances"
 MAX_ADDRESSES = 3  # per node label; more are summarised as "+N more"
@@ -32,7 +32,7 @@ class _Node:
     id: str
     title: str
     addresses: list[str] = field(default_factory=list)
-    shape: str = "box"  # box, circle, hexagon
+    shape: str = "box"  # box, circle, hexagon, slanted
     css: str = ""
 
 
@@ -65,6 +65,10 @@ def _node_for(o: Opening, cloud: str) -> _Node:
     if o.origin == UNINTENDED and not o.role:
         return _Node(_node_id("not_in_files"), "not in the deployment files", shape="hexagon",
                      css="unintended")
+    if o.origin == EXCEPTION:  # apart from the roles: its own slanted node, dashed border
+        label = o.role or "site exception"
+        return _Node(_node_id(label), f"{label}: site exception", shape="slanted",
+                     css="exception")
     if o.origin == PLATFORM:
         return _Node(_node_id("platform"), f"{_CLOUDS.get(cloud, cloud)} platform",
                      shape="hexagon")
@@ -113,8 +117,10 @@ def flowchart(firewall: Firewall | None, change: Change | None = None) -> str:
     lines.append("  classDef internet fill:#fdecea,stroke:#c62828")
     lines.append("  classDef unintended fill:#fff3cd,stroke:#b26a00,stroke-width:2px")
     lines.append("  classDef appliance fill:#e3f2fd,stroke:#1565c0")
+    if any(n.css == "exception" for n in nodes.values()):  # site exceptions: dashed
+        lines.append("  classDef exception fill:#f3e5f5,stroke:#6a1b9a,stroke-dasharray:5 5")
     lines.append(f"  class {_node_id(APPLIANCE_NODE)} appliance")
-    for css in ("internet", "unintended"):
+    for css in ("internet", "unintended", "exception"):
         members = [n.id for n in nodes.values() if n.css == css]
         if members:
             lines.append(f"  class {','.join(sorted(members))} {css}")
@@ -126,7 +132,8 @@ def _shape(node: _Node) -> str:
     if len(node.addresses) > MAX_ADDRESSES:
         shown.append(f"+{len(node.addresses) - MAX_ADDRESSES} more")
     label = "<br/>".join([escape(node.title)] + [escape(a) for a in shown])
-    open_, close = {"box": ("[", "]"), "circle": ("((", "))"), "hexagon": ("{{", "}}")}[node.shape]
+    open_, close = {"box": ("[", "]"), "circle": ("((", "))"), "hexagon": ("{{", "}}"),
+                    "slanted": ("[/", "/]")}[node.shape]
     return f'{open_}"{label}"{close}'
 
 

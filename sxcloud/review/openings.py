@@ -27,6 +27,7 @@ TABLE = "table"  # a row of the vendor table
 EXTENSION = "extension"  # sxcloud's documented extension (X01, the simple installation)
 PLATFORM = "platform"  # what the cloud needs although the table does not say it (Azure probes)
 UNINTENDED = "unintended"  # in a Terraform plan, not in what the deployment files intend
+EXCEPTION = "exception"  # a site exception of the file, beyond the vendor table (X-<id>)
 
 # Peer kinds.
 CIDR = "cidr"
@@ -212,7 +213,7 @@ def from_sg_plan(name: str, plan: aws_plan.SgPlan) -> Firewall:
     openings = merge([
         Opening(r.flow.direction, flow_ports(r.flow.service), aws_peer(r.peer), r.flow.peer,
                 (r.flow.row.id,), origin_of(r.flow.row.id), r.key)
-        for r in plan.rules])
+        for r in plan.rules if r.exception is None])  # exceptions: review.exceptions
     counted = [(r.direction, r.peer.family) for r in plan.rules]
     return Firewall(f"{name}-aws", "aws", name, f"security group {plan.group_name}",
                     openings, len(plan.rules), aws_quota(counted, plan.quota))
@@ -236,6 +237,8 @@ def from_nsg_plan(name: str, plan: azure_plan.NsgPlan) -> Firewall:
         if rule.access == "Deny":
             guards.append(guard_text(rule.name, rule.priority, inbound))
             continue
+        if rule.exception is not None:
+            continue  # a site exception's: review.exceptions adds its openings
         peers = azure_address_peers(rule.source if inbound else rule.destination)
         if not rule.flows:  # sxcloud's own platform rule (load balancer probes)
             openings += [Opening(INBOUND if inbound else OUTBOUND, Ports(ALL_PROTOCOLS), p,

@@ -83,6 +83,10 @@ class PlannedStack:
     terraform_version: str = "?"
     module: str = ""  # the module address sxcloud's group / NSG is in ("" or "module.x.")
     changes: list[planactions.Change] = field(default_factory=list)  # non-rule resources
+    #: The appliances' group / NSG and ASG in the plan (for membership changes).
+    appliances: planactions.Appliances = field(default_factory=planactions.Appliances)
+    #: Rules of other groups / NSGs that the plan adds or removes (`foreign`).
+    others: list[planactions.OtherRule] = field(default_factory=list)
 
 
 def load(path: Path) -> list[PlannedStack]:
@@ -118,6 +122,9 @@ def parse(data: Any, path: Path) -> list[PlannedStack]:
             stack.terraform_version = str(data.get("terraform_version", "?"))
             out.append(stack)
     changes = planactions.read(data)
+    verbs = planactions.verbs(data)
+    for stack in out:
+        stack.others = _others(sides, stack.cloud, verbs)
     for stack in out:  # with two stacks in one plan, each takes its provider's resources
         stack.changes = [c for c in changes if len(out) == 1
                          or c.type.startswith(_AZURE_TYPES) == (stack.cloud == "azure")]
@@ -151,7 +158,16 @@ def _stack(sides: dict[str, Document], path: Path, cloud: str, rtype: str, name:
     local = f"{shown.type}.{shown.name}"
     if shown.address.endswith(local):
         stack.module = shown.address[: len(shown.address) - len(local)]
+    _appliances(stack, [r for r in found.values() if r is not None])
     return stack, found
+
+
+def _appliances(stack: PlannedStack, resources: list[Resource]) -> None:
+    """Add the appliances' group / NSG / ASG resources (either side) to what stands for them."""
+    known = stack.appliances
+    ids = {str(r.values["id"]).lower() for r in resources if isinstance(r.values.get("id"), str)}
+    stack.appliances = planactions.Appliances(
+        known.addresses | {r.address for r in resources}, known.ids | ids, stack.module)
 
 
 def _state(stack: PlannedStack, side: str) -> State:
@@ -217,6 +233,7 @@ def _azure(sides: dict[str, Document], path: Path) -> PlannedStack | None:
         if stack is None or nsg is None:
             continue
         asg = _pick(sides[side], tf.AZ_ASG, AZ_ASG_NAME, AZ_TAG)
+        _appliances(stack, [asg] if asg else [])
         _azure_rules(tf.nsg_rules(sides[side], nsg, asg).rules, _state(stack, side))
     return stack
 
@@ -277,3 +294,50 @@ def _azure_address(text: str) -> Peer:
         return Peer(CIDR, str(ipaddress.ip_network(text, strict=False)))
     except ValueError:
         return Peer(TAG, text)  # a service tag such as Storage.WestEurope
+
+
+# --- rules of other groups ------------------------------------------------------------------
+
+def _others(sides: dict[str, Document], cloud: str,
+            verbs: dict[str, str]) -> list[planactions.OtherRule]:
+    """The rules of other groups (AWS) or NSGs (Azure) that the plan adds or removes, read
+    by the one interpreter of rule resources (`verify.rules`), with what each opens."""
+    read: dict[str, dict[tuple[str, Any], tf.Foreign]] = {}
+    for side, document in sides.items():
+        if cloud == "aws":
+            group = _pick(document, tf.AWS_GROUP, AWS_GROUP_NAME, AWS_TAG)
+            found = tf.foreign_sg_rules(document, group)
+        else:
+            nsg = _pick(document, tf.AZ_NSG, AZ_NSG_NAME, AZ_TAG)
+            asg = _pick(document, tf.AZ_ASG, AZ_ASG_NAME, AZ_TAG)
+            found = tf.foreign_nsg_rules(document, nsg, asg)
+        read[side] = {(f.rule.address, f.rule): f for f in found}
+    noun = "security group" if cloud == "aws" else "NSG"
+    out = []
+    for side, added in ((AFTER, True), (BEFORE, False)):
+        other = read[BEFORE if added else AFTER]
+        for key, f in read[side].items():
+            if key not in other:
+                opens = _sg_opens(f.rule) if cloud == "aws" else _nsg_opens(f.rule)
+                out.append(planactions.OtherRule(
+                    f.rule.address, f.names, noun, opens, added,
+                    verbs.get(f.resource, "updates")))
+    return out
+
+
+def _sg_opens(rule: tf.SgRule) -> str:
+    ports = _ports(rule.protocol, *(rule.ports or (None, None)))
+    peer = "the appliances' security group" if rule.value == SELF else _aws_peer(rule).short()
+    return f"{rule.direction} {ports} {'from' if rule.direction == INBOUND else 'to'} {peer}"
+
+
+def _nsg_opens(rule: tf.NsgRule) -> str:
+    ports = [_ports(rule.protocol)] if rule.ports is None else sorted(
+        {_ports(rule.protocol, low, high) for low, high in rule.ports})
+
+    def side(s: tf.Side) -> str:
+        return ", ".join("the appliances' ASG" if p.kind == SELF else p.short()
+                         for p in _azure_side(s))
+    return (f"{rule.direction} {'allow' if rule.allow else 'deny'} "
+            f"{', '.join(map(str, ports))} from {side(rule.source)} to "
+            f"{side(rule.destination)} (priority {rule.priority})")

@@ -15,7 +15,7 @@ from ..config import Deployment
 from .aws import SecurityGroup
 from .azure import NetworkSecurityGroup
 from .exact import compare
-from .intent import AWS, AZURE, Intent
+from .intent import AWS, AZURE, Intent, expired
 from .model import INVALID, Finding, StackResult
 from .tfjson import CDKTF, Document, parse
 
@@ -32,6 +32,7 @@ def verify(deployment: Deployment, cloud: str, document: Document) -> StackResul
                 else NetworkSecurityGroup(deployment, document))
     result = StackResult(stack_name(deployment, cloud), cloud, document.path, document.kind)
     result.findings += [Finding(INVALID, problem) for problem in document.problems]
+    result.findings += expired(deployment, cloud)
     return compare(Intent(deployment, cloud), firewall, result)
 
 

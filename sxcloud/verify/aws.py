@@ -8,7 +8,8 @@ Security groups are stateful and allow-only: a connection is allowed when any ru
 direction matches its protocol, destination port and peer, and denied otherwise. Protocol -1
 is all traffic. Peers: a CIDR (containment, per IP family); the group itself (the cluster
 peers); a group or prefix list bound to a role in the deployment file (its members);
-anything else, or a value not known until apply, is opaque and reported.
+a group or prefix list a site exception names as its peer; anything else, or a value not
+known until apply, is opaque and reported.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import ClassVar
 
 from ..config import Deployment
 from ..policy import INBOUND, OUTBOUND
+from .intent import AWS, exception_objects
 from .model import INVALID, OPAQUE, SELF, Finding, Host, IPNetwork, Scope
 from .netindex import NetIndex
 from .rules import AWS_GROUP as GROUP
@@ -82,6 +84,7 @@ class SecurityGroup:
         self.rules: list[Rule] = []
         self._bound = {i.lower() for b in deployment.aws.bindings.values()
                        for i in (*b.security_group_ids, *b.prefix_list_ids)}
+        self._bound |= exception_objects(deployment, AWS)  # trusted as bindings are
         self.group = self._find_group(deployment, document)
         if self.group is not None:
             self._collect(document)

@@ -27,7 +27,8 @@ from typing import Any
 from .. import catalog
 from ..config import Deployment
 from ..policy import INBOUND, OUTBOUND
-from .intent import AZURE_PLATFORM_ADDRESS, BEYOND_VNET, appliance
+from .intent import (AZURE, AZURE_PLATFORM_ADDRESS, BEYOND_VNET, SERVICE_TAG, appliance,
+                     exception_objects)
 from .model import INVALID, OPAQUE, SELF, Finding, Host, IPNetwork, Scope
 from .netindex import NetIndex
 from .rules import AZ_ASG as ASG
@@ -123,6 +124,7 @@ class NetworkSecurityGroup:
         self.notes: list[str] = []
         self._internal = NetIndex.of(deployment.roles[catalog.INTERNAL_NETWORK])
         self._bound = {i.lower() for ids in deployment.azure.bindings.values() for i in ids}
+        self._bound |= exception_objects(deployment, AZURE)  # trusted as bindings are
         self.appliance = appliance(deployment)
         self.nsg = self._tagged(deployment, document, NSG, "azurerm_network_security_group")
         self.asg = self._tagged(deployment, document, ASG, "azurerm_application_security_group "
@@ -194,6 +196,8 @@ class NetworkSecurityGroup:
                 out.append(ANY)
             elif text.lower() in _TAGS:
                 out.append(("tag", _TAGS[text.lower()]))
+            elif SERVICE_TAG + text.lower() in self._bound:  # a site exception's peer
+                out.append(("member", SERVICE_TAG + text.lower()))
             else:
                 try:
                     out.append(("net", ipaddress.ip_network(text, strict=False)))

@@ -93,7 +93,7 @@ _GRIDS_MAX = 20_000
 
 def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackResult:
     """Fill `result` with the findings of one firewall against one intent."""
-    result.intended_flows = len(intent.flows)
+    result.intended_flows = len(intent.flows) + len(intent.exceptions)
     result.findings.extend(firewall.problems)
     result.notes.extend(intent.notes() + firewall.notes)
     atoms = _atoms(intent.networks() + firewall.networks())
@@ -129,7 +129,7 @@ def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackRes
                         fits = fitting[(ids, named)] = frozenset(
                             role for role in named if any(intent.fits(role, s) for s in scopes))
                     alike.append((rule.traffic, rule.allow, fits))
-                wanted = intent.wanted(roles, direction)
+                wanted = intent.wanted(roles, direction, peer)
                 key = (firewall.first_match, wanted, tuple(alike))
                 grid = _GRIDS.get(key)
                 if grid is None:

@@ -18,6 +18,12 @@ flow's traffic covers its protocol and port. Azure adds one platform fact: healt
 from AzureLoadBalancer (168.63.129.16) reach the appliances (spec/clouds.md: do not block
 them). Traffic the cloud does not filter at all (`UNFILTERED`) is not compared.
 
+Site exceptions (`policy.exception_flows`) are intended as well, on the same space: every
+protocol (ICMP with its type and code where AWS names them, protocol numbers, all) with a
+role, the Internet, or the exception's own peer, which stands under its label (X-<id>) for
+its CIDRs and the objects it names (security groups, prefix lists, ASGs, service tags).
+An exception whose date has passed is still intended, and reported as `expired`.
+
 A flow with a named role (not the Internet) must also be granted by a rule scoped to that
 role (`fits`): its peer lies within the role's ranges, or is the role's bound object. A rule
 for a wider range (the Internet, the whole internal network) that happens to reach the
@@ -28,15 +34,14 @@ rule covers for it.
 from __future__ import annotations
 
 import ipaddress
-
 from dataclasses import dataclass
 
-from .. import catalog
+from .. import catalog, exceptions
 from ..catalog import ALL, Service
 from ..config import Deployment
-from ..policy import INBOUND, OUTBOUND, Flow, flows
+from ..policy import INBOUND, OUTBOUND, Flow, exception_flows, flows
 from . import space
-from .model import SELF, IPNetwork, Host, Reason, Scope
+from .model import EXPIRED, SELF, Finding, Host, IPNetwork, Reason, Scope
 from .netindex import NetIndex
 from .space import Traffic
 
@@ -62,14 +67,38 @@ UNFILTERED = {
              "the platform address (DNS, DHCP)"),),
 }
 
+#: How a peer's membership of an Azure service tag an exception names is written (the tag
+#: in lower case after it): verify trusts the tag as the exception names it.
+SERVICE_TAG = "tag:"
+
 
 @dataclass(frozen=True)
 class Intended:
-    """One thing the file intends: traffic in a direction with the peers of a role."""
+    """One thing the file intends: traffic in a direction with the peers of a role (or of a
+    site exception's own addresses and objects, under its label)."""
 
     direction: str
     traffic: Traffic
-    peer: str  # a role, or AZURE_LOAD_BALANCER
+    peer: str  # a role, AZURE_LOAD_BALANCER, or an exception's label (X-<id>)
+    reason: Reason
+    #: what is intended instead with a peer at an IPv6 address that belongs to `peer` by
+    #: its address, not by a membership: an AWS ICMP exception is ICMPv6 there (aws.plan)
+    traffic_v6: Traffic | None = None
+
+
+@dataclass(frozen=True)
+class ExceptionIntent:
+    """A site exception as verify intends it on one cloud: its traffic with one peer.
+
+    `peer` is a role of the file, the Internet or the appliances when the exception names
+    one, else the exception's label, which stands for its `networks` and `members`."""
+
+    label: str
+    direction: str
+    traffic: exceptions.Traffic
+    peer: str
+    networks: tuple[IPNetwork, ...]
+    members: frozenset[str]  # lower-case ids; SERVICE_TAG + tag for Azure service tags
     reason: Reason
 
 
@@ -82,13 +111,31 @@ def traffic(service: Service) -> Traffic:
     return space.of((protocol,), ((service.port, service.port),))
 
 
+def exception_traffic(t: exceptions.Traffic, cloud: str, v6: bool = False) -> Traffic:
+    """An exception's traffic on the packet space as `cloud` writes it: Azure's Icmp covers
+    ICMP and ICMPv6 with every type; on AWS ICMP is ICMPv6 for IPv6 peers (`v6`), with
+    the type and code as the rule names them."""
+    if t.protocol == ALL:
+        return space.EVERYTHING
+    if t.protocol in (catalog.TCP, catalog.UDP):
+        protocol = space.TCP if t.protocol == catalog.TCP else space.UDP
+        return space.of((protocol,), tuple((r.low, r.high) for r in t.ports))
+    if t.protocol == exceptions.ICMP:
+        if cloud == AZURE:
+            return space.of(space.AZURE_ICMP)
+        icmp_type = -1 if t.icmp_type is None else t.icmp_type
+        code = -1 if t.icmp_code is None else t.icmp_code
+        return space.of((space.ICMPV6 if v6 else space.ICMP,),
+                        space.icmp_ranges(icmp_type, code))
+    return space.of((int(t.protocol),))
+
+
 def intended(deployment: Deployment, cloud: str, policy_flows: tuple[Flow, ...]
              ) -> tuple[Intended, ...]:
     """Everything the file intends on one cloud: the one place the intended set is built.
 
-    The policy's flows (vendor rows and sxcloud's extension), then the platform facts
-    (Azure's load balancer health probes). Site exceptions, once the file has them, are
-    added here as well."""
+    The policy's flows (vendor rows and sxcloud's extension), the platform facts (Azure's
+    load balancer health probes), then the file's site exceptions on this cloud."""
     out = []
     for flow in policy_flows:
         role = None if flow.peer == catalog.INTERNET else flow.peer
@@ -98,7 +145,55 @@ def intended(deployment: Deployment, cloud: str, policy_flows: tuple[Flow, ...]
         # No scope demanded: Internet rules reach the platform address as well.
         out.append(Intended(INBOUND, space.EVERYTHING, AZURE_LOAD_BALANCER,
                             Reason(_PLATFORM_REASON)))
+    for e in exception_intents(deployment, cloud):
+        v6 = (exception_traffic(e.traffic, cloud, v6=True)
+              if cloud == AWS and e.traffic.protocol == exceptions.ICMP else None)
+        out.append(Intended(e.direction, exception_traffic(e.traffic, cloud), e.peer,
+                            e.reason, v6))
     return tuple(out)
+
+
+def exception_intents(deployment: Deployment, cloud: str) -> tuple[ExceptionIntent, ...]:
+    """The site exceptions that apply on `cloud`, as intents (in the file's order)."""
+    out = []
+    for flow in exception_flows(deployment, cloud):
+        peer = flow.peer
+        if peer.internet:
+            role: str = catalog.INTERNET
+        elif peer.role:
+            role = peer.role
+        else:
+            role = flow.origin
+        members = ((*peer.aws.security_group_ids, *peer.aws.prefix_list_ids) if cloud == AWS
+                   else (*peer.azure.application_security_group_ids,
+                         *(SERVICE_TAG + t for t in peer.azure.service_tags)))
+        out.append(ExceptionIntent(
+            flow.origin, flow.direction, flow.traffic, role,
+            peer.cidrs if role == flow.origin else (),
+            frozenset(m.lower() for m in members) if role == flow.origin else frozenset(),
+            Reason(str(flow), None if role == catalog.INTERNET else role)))
+    return tuple(out)
+
+
+def exception_objects(deployment: Deployment, cloud: str) -> frozenset[str]:
+    """The objects (lower-case ids, SERVICE_TAG + tag) the exceptions on `cloud` name as
+    peers: the firewall evaluates rules naming them as it does bound objects."""
+    return frozenset(m for e in exception_intents(deployment, cloud) for m in e.members)
+
+
+def expired(deployment: Deployment, cloud: str) -> list[Finding]:
+    """One finding per exception on `cloud` whose date has passed (exceptions.today())."""
+    day = exceptions.today()
+    out = []
+    for flow in exception_flows(deployment, cloud):
+        e = flow.exception
+        state = exceptions.status(e, day)
+        if state.state == exceptions.EXPIRED:
+            out.append(Finding(EXPIRED, f"{e.label} (owner {e.owner}) expired on {e.expires} "
+                               f"({state}, today is {day}); its rules are still deployed: "
+                               f"renew it (a later expires) or remove it from the file"))
+    return out
+
 
 class Intent:
     """What a deployment intends on one cloud, queried per peer and direction."""
@@ -118,26 +213,43 @@ class Intent:
                    else (*binding.security_group_ids, *binding.prefix_list_ids))  # type: ignore[union-attr]
             self._bound[role] = frozenset(i.lower() for i in ids)
         self._fits: dict[tuple[str, Scope], bool] = {}
-        # (direction, role) -> what is intended with its peers, as traffic
-        self._wants: dict[tuple[str, str], list[tuple[Traffic, Reason]]] = {}
+        self.exceptions = exception_intents(deployment, cloud)
+        # label -> (networks, members) of the exceptions whose peer is addresses
+        self._exception_peers = {e.label: (NetIndex.of(e.networks), e.networks, e.members)
+                                 for e in self.exceptions if e.peer == e.label}
+        # (direction, role) -> what is intended with its peers
+        self._wants: dict[tuple[str, str], list[Intended]] = {}
         for item in intended(deployment, cloud, self.flows):
-            self._wants.setdefault((item.direction, item.peer), []).append(
-                (item.traffic, item.reason))
-        self._wanted: dict[tuple[frozenset[str], str], tuple[tuple[Traffic, Reason], ...]] = {}
+            self._wants.setdefault((item.direction, item.peer), []).append(item)
+        self._wanted: dict[tuple[object, ...], tuple[tuple[Traffic, Reason], ...]] = {}
         self._by_address: dict[tuple[int, int], frozenset[str]] = {}
 
-    def wanted(self, roles: frozenset[str], direction: str) -> tuple[tuple[Traffic, Reason], ...]:
+    def wanted(self, roles: frozenset[str], direction: str, peer: Host
+               ) -> tuple[tuple[Traffic, Reason], ...]:
         """What is intended in one direction with a peer of these roles, and why."""
-        key = (roles, direction)
+        v6 = peer.address.version == 6
+        key = (roles, direction, v6, peer.groups if v6 else None)
         known = self._wanted.get(key)
         if known is None:
             known = self._wanted[key] = tuple(
-                want for role in sorted(roles) for want in self._wants.get((direction, role), ()))
+                (item.traffic_v6 if item.traffic_v6 is not None and v6
+                 and not self._by_membership(role, peer) else item.traffic, item.reason)
+                for role in sorted(roles) for item in self._wants.get((direction, role), ()))
         return known
 
+    def _by_membership(self, role: str, peer: Host) -> bool:
+        """Whether `peer` belongs to `role` (or to an exception's own peer) by a membership
+        rather than by its address: a rule naming a group matches whatever the address."""
+        if role == catalog.APPLIANCE_PEERS or role in self._bound:
+            return True
+        own = self._exception_peers.get(role)
+        return own is not None and bool(own[2] & peer.groups)
+
     def networks(self) -> list[IPNetwork]:
-        """Every network the intent tells apart: the roles' ranges, the platform addresses."""
+        """Every network the intent tells apart: the roles' ranges, the exceptions' own peer
+        networks, the platform addresses."""
         out = [n for role in catalog.CONFIGURED_ROLES for n in self.deployment.roles.get(role, ())]
+        out += [n for e in self.exceptions for n in e.networks]
         out += [net for _, net, _ in UNFILTERED[self.cloud]]
         if self.cloud == AZURE:
             out.append(ipaddress.ip_network(AZURE_PLATFORM_ADDRESS))
@@ -148,13 +260,23 @@ class Intent:
         are (True: inside roles.internal_network, False: outside, None: anywhere): none; the
         appliances' own group and every bound security group or ASG, whose members are hosts
         of the VPC / VNet (an ASG's NICs are in one VNet); a bound prefix list, which may
-        hold anything; on Azure the VirtualNetwork tag beyond the file's internal network."""
+        hold anything; the objects site exceptions name as their peers (a security group or
+        ASG: hosts of the VPC / VNet; a prefix list or service tag: anywhere); on Azure the
+        VirtualNetwork tag beyond the file's internal network."""
         own = "the appliance group" if self.cloud == AWS else "the appliance ASG"
         out: list[tuple[str, str, bool | None]] = [("", "", None),
                                                    (SELF, f"a member of {own}", True)]
         for role, ids in sorted(self._bound.items()):
             out += [(i, f"a member of {i}, bound to {role}",
                      None if i.startswith("pl-") else True) for i in sorted(ids)]
+        listed = {member for member, _, _ in out}
+        for label, (_, _, members) in self._exception_peers.items():
+            for m in sorted(members - listed):
+                tag = m.startswith(SERVICE_TAG)
+                words = f"service tag {m[len(SERVICE_TAG):]}" if tag else m
+                out.append((m, f"a member of {words}, {label}'s peer",
+                            None if tag or m.startswith("pl-") else True))
+            listed |= members
         if self.cloud == AZURE:
             out.append((BEYOND_VNET, "in the VirtualNetwork tag beyond roles.internal_network: "
                                      "a peered or on-premises host", False))
@@ -186,6 +308,9 @@ class Intent:
                 out.add(catalog.INTERNET)
             if address == AZURE_PLATFORM_ADDRESS:
                 out.add(AZURE_LOAD_BALANCER)
+        for label, (nets, _, members) in self._exception_peers.items():
+            if nets.holds(address) or members & peer.groups:
+                out.add(label)
         return frozenset(out)
 
     def fits(self, role: str, scope: Scope) -> bool:
@@ -199,6 +324,11 @@ class Intent:
 
     def _fit(self, role: str, scope: Scope) -> bool:
         kind, value = scope
+        if role in self._exception_peers:  # an exception's own addresses and objects
+            _, nets, members = self._exception_peers[role]
+            if kind == "net":
+                return any(n.version == value.version and value.subnet_of(n) for n in nets)
+            return kind == "member" and value in members
         if kind == "net":
             return role not in self._bound and role in self._role_nets and \
                 self._role_nets[role].covers(value)

@@ -19,7 +19,8 @@ MISSING = "missing"  # the file intends the flow; the firewall denies it
 UNEXPECTED = "unexpected"  # the firewall allows a flow the file does not intend
 OPAQUE = "opaque"  # a rule verify cannot evaluate (an unbound prefix list, group, tag...)
 INVALID = "invalid"  # the cloud would refuse or misread the rules (priorities, no group...)
-KINDS = (MISSING, UNEXPECTED, OPAQUE, INVALID)
+EXPIRED = "expired"  # a site exception whose date has passed (its rules are still there)
+KINDS = (MISSING, UNEXPECTED, OPAQUE, INVALID, EXPIRED)
 
 
 @dataclass(frozen=True)

@@ -350,3 +350,93 @@ def _nsg_side(address: str, v: dict[str, Any], side: str, asg: Resource | None,
     if not prefixes and not asgs:
         out.problems.append(Finding(INVALID, f"{address}: no {side} address"))
     return Side(tuple(prefixes), tuple(asgs))
+
+
+# --- rules of other groups ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Foreign:
+    """A rule of a security group or NSG other than the appliances': the appliances may be
+    members of that group too, and a rule of it may name the appliances' group as its peer
+    (which reads as SELF here)."""
+
+    rule: Any  # SgRule or NsgRule
+    names: tuple[str, ...]  # what the group is known by: id, Terraform address, RG/NAME
+    resource: str  # the resource that holds the rule: a rule resource, or the group (inline)
+
+
+def _group_names(document: Document, value: Any, attribute: str) -> tuple[str, ...]:
+    """The names of the group a rule's owner attribute names: the value itself, and for a
+    reference, the group resource's address and its known `attribute` and id."""
+    if not isinstance(value, Ref):
+        return (str(value),)
+    names = [value.address]
+    target = next((r for r in document.resources if r.address == value.address), None)
+    if target is not None:
+        names += [str(target.values[k]) for k in (attribute, "id")
+                  if isinstance(target.values.get(k), str)]
+    return tuple(dict.fromkeys(names))
+
+
+def foreign_sg_rules(document: Document, group: Resource | None) -> list[Foreign]:
+    """Every AWS rule of the document that is not the appliance group's: rule resources
+    attached to another group, and the inline rules of other groups (where the
+    configuration sets the lists; lists the provider reads back are no resource's rules)."""
+    out = []
+    for resource in document.of_type(*AWS_RULES):
+        owner = resource.values.get("security_group_id")
+        if isinstance(owner, Unknown) or (group is not None and refers_to(owner, group, "id")):
+            continue  # unknown owners are verify's problem (security_group_rules)
+        names = _group_names(document, owner, "id")
+        out += [Foreign(r, names, resource.address) for r in _sg_resource(resource, group or
+                                                                           resource)]
+    for other in document.of_type(AWS_GROUP):
+        if other is group or other.configured is None:
+            continue
+        names = (other.address, *[str(other.values[k]) for k in ("id", "name")
+                                  if isinstance(other.values.get(k), str)])
+        for key, direction in (("ingress", INBOUND), ("egress", OUTBOUND)):
+            if key not in other.configured:
+                continue
+            for index, block in enumerate(items(other.values.get(key))):
+                if not isinstance(block, dict):
+                    continue
+                if block.get("self") is True:  # `self` of another group is that group
+                    block = {**block, "self": False, "security_groups": [
+                        *items(block.get("security_groups")), Ref(other.address, "id")]}
+                out += [Foreign(r, names, other.address) for r in _sg_block(
+                    f"{other.address}.{key}[{index}]", direction, block, group or other,
+                    INLINE)]
+    return out
+
+
+def foreign_nsg_rules(document: Document, nsg: Resource | None,
+                      asg: Resource | None) -> list[Foreign]:
+    """Every NSG rule of the document that is not the appliance NSG's: rule resources of
+    another NSG, and the inline `security_rule` blocks of other NSGs where configured."""
+    out = []
+    scratch = Read()  # what cannot be read is verify's problem, for the appliance NSG
+    for resource in document.of_type(AZ_RULE):
+        v = resource.values
+        name, group = v.get("network_security_group_name"), v.get("resource_group_name")
+        if isinstance(name, Unknown) or (nsg is not None and refers_to(name, nsg, "name")
+                                         and _same(group, nsg.values.get("resource_group_name"))):
+            continue
+        rule = _nsg_rule(resource.address, v, asg, RESOURCE, scratch)
+        names = _group_names(document, name, "name")
+        names += tuple(f"{group}/{n}" for n in names if isinstance(group, str))
+        if rule is not None:
+            out.append(Foreign(rule, names, resource.address))
+    for other in document.of_type(AZ_NSG):
+        if other is nsg or other.configured is None or "security_rule" not in other.configured:
+            continue
+        names = (other.address, *[str(other.values[k]) for k in ("id", "name")
+                                  if isinstance(other.values.get(k), str)])
+        if isinstance(other.values.get("name"), str):
+            names += (f"{other.values.get('resource_group_name')}/{other.values['name']}",)
+        for index, block in enumerate(items(other.values.get("security_rule"))):
+            rule = (_nsg_rule(f"{other.address}.security_rule[{index}]", block, asg, INLINE,
+                              scratch) if isinstance(block, dict) else None)
+            if rule is not None:
+                out.append(Foreign(rule, names, other.address))
+    return out

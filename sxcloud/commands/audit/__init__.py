@@ -8,23 +8,21 @@ only when it runs.
 from __future__ import annotations
 
 import argparse
-import importlib
+
+from ..common import add_cloud_group, run_cloud
 
 CLOUDS: tuple[str, ...] = ("aws", "azure")
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = sub.add_parser(
-        "audit", help="compare a deployment's live firewall with what its file intends",
+    return add_cloud_group(
+        sub, "audit", __name__, CLOUDS,
+        help="compare a deployment's live firewall with what its file intends",
         description="Read the live security group (aws) or NSG (azure) of a deployment and "
                     "report drift from the rules its file intends: missing, unexpected and "
                     "changed rules. Read-only. Exit 1 on drift, 2 on bad input or when the "
                     "firewall cannot be found.")
-    clouds = parser.add_subparsers(dest="cloud", metavar="CLOUD", required=True)
-    for cloud in CLOUDS:
-        importlib.import_module(f"{__name__}.{cloud}").register(clouds)
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    return importlib.import_module(f"{__name__}.{args.cloud}").run(args)
+    return run_cloud(__name__, args)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from ... import escape, tables
 from ...aws import drift as drift_
@@ -23,7 +23,9 @@ from ...errors import InputError
 from ..common import add_json, print_json, print_text, progress, resolve, warn
 from . import trust
 
-_GROUP_ID = re.compile(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")
+T = TypeVar("T")
+
+GROUP_ID = re.compile(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -39,6 +41,15 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("file", nargs="?", type=Path, metavar="FILE",
                         help="deployment file (default: ./sxcloud.yaml, or else the built-in "
                              "example)")
+    add_connection(parser)
+    parser.add_argument("--group-id", metavar="SG",
+                        help="audit this group instead of the one found by tag")
+    add_json(parser)
+    return parser
+
+
+def add_connection(parser: argparse.ArgumentParser) -> None:
+    """The options that say where and as whom to read EC2 (audit aws, adopt aws)."""
     parser.add_argument("--region", help="AWS region (default: the file's aws.region)")
     parser.add_argument("--profile", help="named profile from the AWS config files")
     parser.add_argument("--endpoint-url", metavar="URL",
@@ -52,10 +63,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help=f"wait at most this long to connect and for each answer; each "
                              f"request is tried {live.ATTEMPTS} times (default: "
                              f"{live.TIMEOUT:g})")
-    parser.add_argument("--group-id", metavar="SG",
-                        help="audit this group instead of the one found by tag")
-    add_json(parser)
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,23 +71,16 @@ def run(args: argparse.Namespace) -> int:
     if deployment.aws is None:
         raise InputError.one(path, "aws", "is not in this file, so there is no AWS security "
                              "group to audit")
-    if args.group_id and not _GROUP_ID.match(args.group_id):
+    if args.group_id and not GROUP_ID.match(args.group_id):
         raise InputError.one(path, "--group-id", f"'{escape.excerpt(args.group_id)}' is not a "
                              "security group id (sg- and 8 or 17 hex digits)")
     trust.check_timeout(args.timeout, path)
     region = args.region or deployment.aws.region
-    endpoint = _endpoint(args, path, deployment.aws.endpoints.get("ec2"))
+    endpoint = ec2_endpoint(args, path, deployment.aws.endpoints.get("ec2"))
     progress(f"auditing {deployment.name} in {region}"
              + (f" through {escape.excerpt(endpoint)}" if endpoint else "") + " ...")
-    session = None
-    try:
-        session = live.session(region, args.profile)
-        client = live.client(session, endpoint_url=endpoint, timeout=args.timeout)
-        result = audit(client, deployment, args.group_id)
-    except live.LookupProblem as problem:
-        secrets = live.secrets(session) if session is not None else []
-        message = escape.excerpt(trust.redact(str(problem), secrets), trust.MESSAGE_MAX)
-        raise InputError.one(path, problem.option or "aws", message) from None
+    result = read_live(args, path, region, endpoint,
+                       lambda client: audit(client, deployment, args.group_id))
     warn(list(result.warnings))
     if args.json:
         print_json(audit_data(result, region))
@@ -89,7 +89,23 @@ def run(args: argparse.Namespace) -> int:
     return 1 if result.drift.found else 0
 
 
-def _endpoint(args: argparse.Namespace, path: Path, in_file: str | None) -> str | None:
+def read_live(args: argparse.Namespace, path: Path, region: str, endpoint: str | None,
+              read: Callable[[Any], T]) -> T:
+    """`read(client)` with a fenced EC2 client (Describe calls only) of the caller's
+    credentials; a LookupProblem becomes an InputError naming the option to change, with
+    the credentials taken out of its message."""
+    session = None
+    try:
+        session = live.session(region, args.profile)
+        client = live.client(session, endpoint_url=endpoint, timeout=args.timeout)
+        return read(client)
+    except live.LookupProblem as problem:
+        secrets = live.secrets(session) if session is not None else []
+        message = escape.excerpt(trust.redact(str(problem), secrets), trust.MESSAGE_MAX)
+        raise InputError.one(path, problem.option or "aws", message) from None
+
+
+def ec2_endpoint(args: argparse.Namespace, path: Path, in_file: str | None) -> str | None:
     """The EC2 endpoint to send credentials to: --endpoint-url, the file's only when asked
     (--use-file-endpoints), else None (AWS's own, from the region and the AWS config)."""
     if args.endpoint_url:
@@ -114,10 +130,12 @@ def _peer(kind: str, value: str, group_id: str) -> str:
 
 def _intended_fields(rule: SgRule, group_id: str) -> dict[str, Any]:
     p = drift_.intended_permission(rule, group_id)
-    return {"key": rule.key, "rule_id": rule.flow.row.id, "direction": p.direction,
+    e = rule.exception  # a site exception's rule names it, and has no vendor row or role
+    return {"key": rule.key, "rule_id": rule.flow.origin, "direction": p.direction,
             "protocol": p.protocol, "from_port": p.from_port, "to_port": p.to_port,
             "peer_kind": p.peer_kind, "peer": p.peer, "self": rule.peer.value == SELF,
-            "role": rule.flow.peer, "description": rule.description}
+            "role": None if e else rule.flow.peer, "exception": e.id if e else None,
+            "description": rule.description}
 
 
 def _live_fields(rule: drift_.LiveRule) -> dict[str, Any]:
@@ -141,6 +159,10 @@ def audit_data(result: Audit, region: str) -> dict[str, Any]:
                      "security_group_rule_id": c.live.rule_id,
                      "changes": [{"field": f.field, "intended": f.intended, "live": f.live}
                                  for f in c.changes]} for c in d.changed],
+        "expired": [{**_intended_fields(x.rule, g.id), "security_group_rule_id": x.live.rule_id,
+                     "expires": str(x.rule.exception.expires) if x.rule.exception else None,
+                     "days_left": x.status.days_left, "message": x.message}
+                    for x in d.expired],
         "warnings": list(result.warnings),
     }
 
@@ -153,7 +175,8 @@ def audit_text(result: Audit, region: str) -> str:
     if not d.found:
         return head + "no drift"
     head += (f"{len(d.missing)} missing, {len(d.unexpected)} unexpected, "
-             f"{len(d.changed)} changed\n\n")
+             f"{len(d.changed)} changed" + (f", {len(d.expired)} expired" if d.expired else "")
+             + "\n\n")
     rows = []
     for rule in d.missing:
         p = drift_.intended_permission(rule, g.id)
@@ -169,5 +192,9 @@ def audit_text(result: Audit, region: str) -> str:
                            for f in change.changes)
         rows.append(("changed", p.direction, p.ports, _peer(p.peer_kind, p.peer, g.id),
                      f"{change.rule.key} ({change.live.rule_id})", detail))
+    for x in d.expired:
+        p = x.live.permission
+        rows.append(("expired", p.direction, p.ports, _peer(p.peer_kind, p.peer, g.id),
+                     f"{x.rule.key} ({x.live.rule_id})", x.message))
     return head + tables.render(("DRIFT", "DIRECTION", "PORTS", "PEER", "RULE", "DETAIL"),
                                 rows)

@@ -43,8 +43,16 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("file", nargs="?", type=Path, metavar="FILE",
                         help="the deployment file (default: ./sxcloud.yaml, or else the "
                              "built-in example)")
-    parser.add_argument("--subscription", metavar="ID",
-                        help=f"the subscription id (default: ${SUBSCRIPTION_ENV})")
+    add_connection(parser)
+    add_json(parser)
+    return parser
+
+
+def add_connection(parser: argparse.ArgumentParser,
+                   subscription: str = f"the subscription id (default: ${SUBSCRIPTION_ENV})") -> None:
+    """The options that say where and as whom to read Azure (audit azure, adopt azure);
+    `subscription` is the help of --subscription."""
+    parser.add_argument("--subscription", metavar="ID", help=subscription)
     parser.add_argument("--arm-endpoint", metavar="URL", default=DEFAULT_ENDPOINT,
                         help="the Resource Manager endpoint, for sovereign clouds and Azure "
                              f"Stack Hub (default: {DEFAULT_ENDPOINT})")
@@ -62,8 +70,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--api-version", metavar="VERSION",
                         help="the Microsoft.Network API version to ask for (default: the "
                              "SDK's; Azure Stack Hub supports older ones)")
-    add_json(parser)
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,11 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError.one(deployment.path, "azure", "is missing: the file deploys no NSG, "
                              "so there is nothing to audit on Azure")
     intended = plan(deployment)
-    trust.check_timeout(args.timeout, "command line")
-    endpoint = _endpoint(args.arm_endpoint, "--arm-endpoint")
-    audience = _endpoint(args.arm_audience, "--arm-audience") if args.arm_audience else endpoint
-    if not args.trust_arm_endpoint:
-        _keep_tokens_home(endpoint, audience)
+    endpoint, audience = connection(args)
     target = Target(deployment.path, f"{deployment.name}-azure", _subscription(args),
                     deployment.azure.resource_group, intended.nsg_name, endpoint.url)
     from ...azure import credentials  # the Azure SDK: only now
@@ -104,6 +106,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_text(_text(target, report))
     return 1 if report.drift else 0
+
+
+def connection(args: argparse.Namespace) -> tuple[trust.Endpoint, trust.Endpoint]:
+    """The Resource Manager endpoint and the token audience the options name, once the
+    timeout and where the token may go are checked (InputError else)."""
+    trust.check_timeout(args.timeout, "command line")
+    endpoint = _endpoint(args.arm_endpoint, "--arm-endpoint")
+    audience = _endpoint(args.arm_audience, "--arm-audience") if args.arm_audience else endpoint
+    if not args.trust_arm_endpoint:
+        _keep_tokens_home(endpoint, audience)
+    return endpoint, audience
 
 
 def _subscription(args: argparse.Namespace) -> str:
@@ -161,6 +174,7 @@ def _data(target: Target, report: drift.Report) -> dict[str, Any]:
         "summary": {"missing": report.count(drift.MISSING),
                     "unexpected": report.count(drift.UNEXPECTED),
                     "changed": report.count(drift.CHANGED),
+                    "expired": report.count(drift.EXPIRED),
                     "intended_rules": report.intended_rules, "live_rules": report.live_rules},
         "findings": [f.data() for f in report.findings],
         "notes": list(report.notes),
@@ -188,12 +202,15 @@ def _text(target: Target, report: drift.Report) -> str:
         if f.kind == drift.CHANGED:
             rows += [(f.kind, f.rule, f.direction, f.priority, c.field,
                       f"{c.live} (intended: {c.intended})") for c in f.changes]
+        elif f.kind == drift.EXPIRED:
+            rows.append((f.kind, f.rule, f.direction, f.priority, "exception", f.message))
         else:
             rule = f.live or f.intended
             assert rule is not None
             rows.append((f.kind, f.rule, f.direction, f.priority, "rule", _summary(rule)))
     counts = ", ".join(f"{report.count(k)} {k}" for k in (drift.MISSING, drift.UNEXPECTED,
-                                                            drift.CHANGED))
+                                                            drift.CHANGED, drift.EXPIRED)
+                       if k != drift.EXPIRED or report.count(k))
     return "\n".join([head, tables.render(("FINDING", "RULE", "DIRECTION", "PRIORITY", "FIELD",
                                            "DETAIL"), rows, "  "),
                       f"  drift: {counts}"])

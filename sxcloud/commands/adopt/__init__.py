@@ -1,0 +1,87 @@
+"""`sxcloud adopt CLOUD FILE`: take over a hand-made security group or NSG in place.
+
+Each cloud's command, `sxcloud.commands.adopt.<cloud>`, provides `register(subparsers)` and
+`run(args) -> int`, as the audit's do (commands.common.add_cloud_group); the mapping of live rules lives in `sxcloud.<cloud>`
+and imports its cloud SDK only when it runs. What every cloud shares:
+
+- `report`: the `Report` a cloud builds (one `Row` per live rule and per rule to be
+  created), printed as a table (`text`) or JSON (`data`), with the YAML to add;
+- `yamledit`: `check_target` (refuse a FILE --write cannot replace), `edited` (the file's
+  text with `<cloud>.adopt` set and the draft exceptions appended, comments and order kept)
+  and `replace` (atomic).
+
+A cloud's `run` reads the live objects, builds the Report, parses the edited text with
+sxcloud's loader (so nothing it would refuse is written) and, with --write, replaces FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Callable
+
+from ... import yamlfile
+from ...config import Deployment, parse
+from ...errors import InputError
+from ..common import add_cloud_group, add_json, print_json, print_text, run_cloud, warn
+from . import report, yamledit
+
+#: The clouds with an adopt command (a module of this package each).
+CLOUDS: tuple[str, ...] = ("aws", "azure")
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    return add_cloud_group(
+        sub, "adopt", __name__, CLOUDS,
+        help="take over a hand-made security group or NSG in place",
+        description="Read a hand-made live firewall (read-only) and map each of its rules to "
+                    "the sxcloud rule that takes it over, or to a draft site exception when "
+                    "the vendor table has no such flow; list the rules to be created. Prints "
+                    "the entries to add to the deployment file; --write adds them in place. "
+                    "Exit 0; 2 on bad input or a firewall that cannot be read.")
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_cloud(__name__, args)
+
+
+def add_output(parser: argparse.ArgumentParser) -> None:
+    """--write and --json, as every cloud's adopt command takes them."""
+    parser.add_argument("--write", action="store_true",
+                        help="add the entries to FILE in place (comments and key order kept; "
+                             "replaced atomically)")
+    add_json(parser)
+
+
+def read_file(args: argparse.Namespace, cloud: str) -> tuple[Any, Deployment]:
+    """FILE's data (as sxcloud.yamlfile reads it) and its Deployment, which must have the
+    `cloud` section; with --write, FILE is first checked to be replaceable (before any
+    request to a cloud)."""
+    path: Path = args.file
+    if args.write:
+        yamledit.check_target(path)
+    data = yamlfile.read(path)
+    deployment = parse(data, path)
+    if deployment.targets.get(cloud) is None:
+        what = "security group" if cloud == "aws" else "NSG"
+        raise InputError.one(path, cloud, f"is not in this file, so there is no {what} to "
+                             "adopt into it; add the section first")
+    return data, deployment
+
+
+def conclude(args: argparse.Namespace, adopt: dict[str, Any], exceptions: list[dict[str, Any]],
+             check: Callable[[str], None], build: Callable[[bool], report.Report]) -> int:
+    """With --write, FILE edited (`<cloud>.adopt` set, `exceptions` appended), read back by
+    `check(text)` and replaced atomically; then the report `build(written)` printed, as a
+    table or JSON. Exit 0."""
+    text = yamledit.edited(args.file, args.cloud, adopt, exceptions) if args.write else None
+    if text is not None:
+        check(text)
+        yamledit.replace(args.file, text)
+    result = build(text is not None)
+    warn(list(result.warnings))
+    if args.json:
+        print_json(report.data(result))
+    else:
+        print_text(report.text(result))
+    return 0
