@@ -2,14 +2,19 @@
 
 1. One stack: parse its cdk.tf.json and verify it, for each example (median of runs).
 2. The sweep: all 4,096 option combinations per cloud, planned and verified.
-3. Growth with CIDRs per role (1, 10, 100, 1000): one stack, and the sweep (full for 1 CIDR;
-   for more, a sample of the combinations, scaled to 4,096 and marked as such).
+3. Growth with CIDRs per role (1, 10, 100, 1000): one stack, and the sweep (a sample of the
+   combinations, scaled to 4,096 and marked as such; all of them with --full).
 
 The stacks are built with the attribute functions the constructs use, so no CDK runs.
 At 100 and 1000 CIDRs per role AWS's rule quota (at most 1000 per direction and family, the
 schema's limit) is lifted here: the point is how verify grows, not a deployable stack.
 
-    .venv/bin/python bench/verify_bench.py [--repeat N] [--sample K] [--full]
+`--baseline REF` runs the same measurements side by side with another version's verify (the
+probe engine is in 9552925, where this branch began): this script, that version's
+`sxcloud` and `tests/sweep.py` are taken with `git archive REF` and run in a child process,
+in turns with this tree's (baseline first).
+
+    .venv/bin/python bench/verify_bench.py [--repeat N] [--sample K] [--full] [--baseline REF]
 """
 
 from __future__ import annotations
@@ -18,8 +23,12 @@ import argparse
 import dataclasses
 import ipaddress
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -89,13 +98,40 @@ def sweep_time(base: config.Deployment, cloud: str, step: int) -> tuple[float, i
     return time.perf_counter() - started, count
 
 
+def _size(result: object) -> int:
+    """What the engine decided per stack: peer ranges (exact) or probe hosts (probes)."""
+    return getattr(result, "peer_ranges", None) or getattr(result, "probes")
+
+
+def baseline(ref: str, argv: list[str]) -> None:
+    """This bench on another version's verify, in a child process."""
+    with tempfile.TemporaryDirectory(prefix="verify-bench-") as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "sxcloud",
+                                  "tests/sweep.py", "examples"], check=True,
+                                 capture_output=True).stdout
+        with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        (Path(tmp) / "bench").mkdir()
+        (Path(tmp) / "bench" / "verify_bench.py").write_text(Path(__file__).read_text())
+        env = {**os.environ, "PYTHONPATH": tmp}
+        print(f"#### baseline: {ref}", flush=True)
+        subprocess.run([sys.executable, str(Path(tmp) / "bench" / "verify_bench.py"), *argv],
+                       check=True, env=env, cwd=tmp)
+    print("#### this tree", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15, help="runs per one-stack timing")
     parser.add_argument("--sample", type=int, default=64,
                         help="sweeps with more than 1 CIDR per role take every K-th combination")
     parser.add_argument("--full", action="store_true", help="full sweeps at every size")
+    parser.add_argument("--baseline", metavar="REF",
+                        help="first run the same on REF's verify (e.g. main)")
     args = parser.parse_args()
+    if args.baseline:
+        argv = [a for a in sys.argv[1:] if a not in ("--baseline", args.baseline)]
+        baseline(args.baseline, argv)
 
     print("== one stack (parse + verify, median of", args.repeat, "runs)")
     for path in sorted((ROOT / "examples").glob("*.yaml")) + [config.builtin_example()]:
@@ -111,10 +147,10 @@ def main() -> None:
         print(f"  {cloud:<6} {seconds:6.1f} s  ({seconds / count * 1000:.2f} ms per stack)")
 
     print("== growth with CIDRs per role (no bindings; every role has n ranges)")
-    print(f"  {'n':>5} {'cloud':<6} {'rules':>6} {'probes':>7} {'one stack':>10} {'sweep':>10}")
+    print(f"  {'n':>5} {'cloud':<6} {'rules':>6} {'decided':>7} {'one stack':>10} {'sweep':>10}")
     for n in (1, 10, 100, 1000):
         d_n = with_cidrs(n)
-        step = 1 if args.full or n == 1 else args.sample
+        step = 1 if args.full else args.sample  # the full sweep at 1 CIDR is above
         for cloud in CLOUDS:
             d = sweep.with_options(d_n, next(sweep.combinations()) | {
                 "dns": "external", "features.admin_https": True, "cluster": True})
@@ -125,7 +161,7 @@ def main() -> None:
             seconds, count = sweep_time(d_n, cloud, step)
             total = seconds * 4096 / count
             mark = "" if step == 1 else f"  (from {count} combinations, scaled)"
-            print(f"  {n:>5} {cloud:<6} {rules:>6} {result.probes:>7} {one * 1000:8.1f} ms "
+            print(f"  {n:>5} {cloud:<6} {rules:>6} {_size(result):>7} {one * 1000:8.1f} ms "
                   f"{total:8.1f} s{mark}")
 
 

@@ -113,7 +113,7 @@ def test_every_level_of_every_document_is_refused_at_its_path_or_read(synthesize
             parent[key] = other
             try:
                 result = verify(d, cloud, tfjson.parse(document, "doc.json"))
-                assert result.probes > 0
+                assert result.peer_ranges > 0
                 if "plan" in kind:  # review reads both sides of a plan, and its drift
                     tfplan.parse(document, Path("doc.json"))
                 counts["read"] += 1

@@ -165,9 +165,9 @@ def test_module_plan_and_state_verify_as_the_cdk_stack(moto_server: MotoServer, 
     cdk = verify_resources(d, "aws", resources)
     assert cdk.ok
     assert status == 0, [f["message"] for s in report["stacks"] for f in s["findings"]][:5]
-    assert [(s["kind"], s["ok"], s["probes"], s["decisions"], s["intended_flows"])
+    assert [(s["kind"], s["ok"], s["peer_ranges"], s["cells"], s["intended_flows"])
             for s in report["stacks"]] == [
-        (kind, True, cdk.probes, cdk.decisions, cdk.intended_flows) for kind in ("plan", "state")]
+        (kind, True, cdk.peer_ranges, cdk.cells, cdk.intended_flows) for kind in ("plan", "state")]
 
     # A rule gone from the module's state is caught as on the CDK stack.
     gone = copy.deepcopy(state)

@@ -144,11 +144,12 @@ def _rdp_from_internet(cloud, stack):
 def test_rdp_from_the_internet_is_caught(stack_name, synthesized):
     d, cloud = next((d, c) for d, c in stacks(synthesized) if f"{d.name}-{c}" == stack_name)
     result = run(d, cloud, _rdp_from_internet(cloud, synthesized.stack(stack_name)))
-    rdp = [f for f in result.findings if f.kind == UNEXPECTED and f.port == 3389]
-    assert rdp and all(f.direction == "inbound" and f.decided_by.startswith(
+    rdp = [f for f in result.findings if f.kind == UNEXPECTED]
+    assert rdp and all(f.direction == "inbound" and f.region.ports == (3389, 3389)
+                       and f.region.protocols == {6} and f.decided_by.startswith(
         ("aws_vpc_security_group_ingress_rule.rdp", "azurerm_network_security_rule.rdp"))
         for f in rdp)
-    assert any(f.probe.label == "Internet" for f in rdp)
+    assert any(str(f.example.address) == "203.0.113.10" for f in rdp)
 
 
 def test_rdp_added_to_an_augmented_azure_rule_is_caught(synthesized):
@@ -156,7 +157,7 @@ def test_rdp_added_to_an_augmented_azure_rule_is_caught(synthesized):
     stack = copy.deepcopy(synthesized.stack("mail-azure-cluster-azure"))
     stack["resource"][NSG_RULE]["allow-in-internet-tcp"]["destination_port_ranges"].append("3389")
     result = run(d, cloud, stack)
-    assert {(f.kind, f.port) for f in result.findings} >= {(UNEXPECTED, 3389)}
+    assert {(f.kind, f.region.ports) for f in result.findings} == {(UNEXPECTED, (3389, 3389))}
 
 
 def test_deleting_an_azure_deny_is_caught(synthesized):
@@ -188,7 +189,8 @@ def test_swapping_priorities_so_a_deny_shadows_an_allow_is_caught(synthesized):
                 m[deny]["priority"], m[name]["priority"] = body["priority"], rules[deny]["priority"]
                 result = run(d, cloud, mutated)
                 missing = [f for f in result.findings if f.kind == MISSING]
-                assert missing and all(deny in f.decided_by for f in missing), name
+                assert missing and all(deny in f.decided_by for f in missing), (
+                    name, [f.message for f in missing if deny not in f.decided_by])
                 if flows[name]:
                     assert set(flows[name]) <= intended(result)
                 swapped += 1

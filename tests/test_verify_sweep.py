@@ -43,6 +43,7 @@ def test_attribute_functions_write_what_synthesis_writes(synthesized):
         assert resources(d, cloud) == _without_metadata(synthesized_block), f"{d.name}-{cloud}"
 
 
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("cloud", ["aws", "azure"])
 def test_every_option_combination_verifies_exactly(cloud):
     base = sweep.base_deployment()

@@ -366,8 +366,8 @@ def test_module_plans_and_states_read_as_the_synthesized_json(name, kind, module
     baseline = parse(stack, "cdk.tf.json")
     assert _unaddressed(_firewall(d, cloud, document)) == _unaddressed(
         _firewall(d, cloud, baseline))
-    assert (result.probes, result.decisions) == (verify(d, cloud, baseline).probes,
-                                                 verify(d, cloud, baseline).decisions)
+    assert (result.peer_ranges, result.cells) == (verify(d, cloud, baseline).peer_ranges,
+                                                       verify(d, cloud, baseline).cells)
 
 
 def test_a_rule_removed_from_a_nested_module_plan_is_caught(synthesized):

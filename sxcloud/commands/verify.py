@@ -1,5 +1,5 @@
 """`sxcloud verify`: evaluate the Terraform JSON of each stack with its cloud's semantics and
-compare the flows it allows with the flows the deployment file intends."""
+compare what it allows with what the deployment file intends, for every packet."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "verify", help="prove that each stack's firewall allows exactly the intended flows",
         description="Evaluate each stack's Terraform JSON with its cloud's own rule semantics "
                     "(AWS: stateful allow-only security groups; Azure: NSG rules by priority, "
-                    "then the default rules) and compare the flows it allows with the flows "
-                    "the deployment file intends, at probe hosts and ports in and around every "
-                    "role. Lists every missing and every unexpected flow with the rule that "
-                    "decided it. Reads the stacks from --synth-dir, from plan or state JSON "
+                    "then the default rules) and compare what it allows with what the "
+                    "deployment file intends, for every packet: every IP protocol, port, ICMP "
+                    "type and code, IPv4 and IPv6 peer address and membership. Lists each "
+                    "difference as a region (allowed but not intended, or intended but not "
+                    "allowed) with the rule that decided it and an example packet. Reads the stacks from --synth-dir, from plan or state JSON "
                     "('terraform show -json'), or else synthesizes them first. Exit 1 on any "
                     "finding, 2 on bad input.")
     add_files(parser)

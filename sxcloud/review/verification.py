@@ -45,20 +45,9 @@ class VerifyResult:
         return self.status == FAILED
 
 
-def _grouped(findings: list[Finding]) -> tuple[str, ...]:
-    """One line per kind, flow and deciding rule: verify probes many addresses per flow, and
-    one stray rule should read as one line in a comment."""
-    groups: dict[tuple[object, ...], list[Finding]] = {}
-    for f in findings:
-        key = (f.kind, f.direction, f.protocol, f.port, f.decided_by, f.intended,
-               None if f.probe else f.message)
-        groups.setdefault(key, []).append(f)
-    out = []
-    for members in groups.values():
-        more = len(members) - 1
-        out.append(members[0].message + (f" (and {more} more probe address"
-                                         f"{'es' * (more != 1)})" if more else ""))
-    return tuple(out)
+def _lines(findings: list[Finding]) -> tuple[str, ...]:
+    """One line per finding: verify has merged each difference into one region already."""
+    return tuple(dict.fromkeys(f.message for f in findings))
 
 
 def _result(r: StackResult, source: str) -> VerifyResult:
@@ -66,7 +55,7 @@ def _result(r: StackResult, source: str) -> VerifyResult:
         return VerifyResult(PASSED, f"{r.intended_flows} intended flows, {source}")
     counts = Counter(f.kind for f in r.findings)
     detail = ", ".join(f"{counts[k]} {k}" for k in KINDS if counts[k])
-    return VerifyResult(FAILED, f"{detail}; {source}", _grouped(r.findings))
+    return VerifyResult(FAILED, f"{detail}; {source}", _lines(r.findings))
 
 
 def planned_resources(p: Planned, cloud: str) -> dict[str, dict[str, Any]]:

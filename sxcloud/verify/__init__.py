@@ -1,5 +1,5 @@
-"""`sxcloud verify`: evaluate Terraform JSON under each cloud's rule semantics and compare the
-flows it allows with the flows the deployment file intends.
+"""`sxcloud verify`: evaluate Terraform JSON under each cloud's rule semantics and compare
+what it allows with what the deployment file intends, over every packet (exact).
 
 The evaluators read only the Terraform document (tfjson), whose rule resources `rules`
 interprets per type (review reads plans through the same two modules); the intent comes
@@ -14,7 +14,7 @@ from typing import Any
 from ..config import Deployment
 from .aws import SecurityGroup
 from .azure import NetworkSecurityGroup
-from .check import compare
+from .exact import compare
 from .intent import AWS, AZURE, Intent, expired
 from .model import INVALID, Finding, StackResult
 from .tfjson import CDKTF, Document, parse

@@ -14,26 +14,25 @@ known until apply, is opaque and reported.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ..config import Deployment
 from ..policy import INBOUND, OUTBOUND
 from .intent import AWS, exception_objects
-from .model import INVALID, OPAQUE, SELF, Decision, Finding, IPNetwork, Probe, Scope
+from .model import INVALID, OPAQUE, SELF, Finding, Host, IPNetwork, Scope
 from .netindex import NetIndex
-from .rules import ALL as _ALL
 from .rules import AWS_GROUP as GROUP
 from .rules import CIDR_V4, CIDR_V6, PREFIX_LIST, SgRule, security_group_rules, tagged
 from .rules import network as _network
+from .space import NO_TRAFFIC, Traffic, icmp_ranges, of, parse_protocol
 from .tfjson import PLAN, Document, Ref, Resource, Unknown
 
 TAG = "sxcloud:deployment"  # how the generated group names its deployment (aws/plan.py)
 
 CIDR = "cidr"
 MEMBERS = "members"  # a security group or prefix list: matched by membership
-NOTHING = "nothing"  # opaque: matches no probe, reported as a finding
+NOTHING = "nothing"  # opaque: matches no packet, reported as a finding
 
 
 #: Notes on list entries no rule resource allows (evaluated as rules of the group).
@@ -50,11 +49,16 @@ class Rule:
 
     address: str
     direction: str
-    protocol: str  # tcp, udp, all, or the rule's own value (icmp, ...), which matches no probe
+    protocol: str  # tcp, udp, all, or the rule's own value (icmp, 132, ...)
     ports: tuple[int, int] | None  # None: every port
     peer: str  # CIDR, MEMBERS or NOTHING
     network: IPNetwork | None = None
     member: str | None = None  # SELF or a lower-case id
+    traffic: Traffic = NO_TRAFFIC  # what it matches of protocols and ports
+
+    @property
+    def label(self) -> str:
+        return self.address
 
     @property
     def scope(self) -> Scope:
@@ -64,12 +68,14 @@ class Rule:
         return ("member", self.member) if self.member else ("any", "opaque")
 
 
-#: A rule that matches a probe, with the peer it matched by.
+#: A rule that matches a peer, with the peer it matched by.
 Candidate = tuple[Rule, tuple[Scope, ...]]
 
 
 class SecurityGroup:
-    """The appliance group of one deployment in one document, ready to decide probes."""
+    """The appliance group of one deployment in one document, ready to decide packets."""
+
+    first_match = False  # the union of the allows decides
 
     def __init__(self, deployment: Deployment, document: Document) -> None:
         assert deployment.aws is not None
@@ -83,10 +89,10 @@ class SecurityGroup:
         if self.group is not None:
             self._collect(document)
         # Candidates are (rule, its peer as matched); CIDR rules are indexed per direction,
-        # so a probe looks up its few prefix lengths instead of testing every rule.
+        # so a peer looks up its few prefix lengths instead of testing every rule.
         self._cidr: dict[str, NetIndex[Candidate]] = {INBOUND: NetIndex(), OUTBOUND: NetIndex()}
         self._members: dict[tuple[str, str], list[Candidate]] = {}
-        self._order = {rule: index for index, rule in enumerate(self.rules)}  # reporting order
+        self._order = {id(rule): index for index, rule in enumerate(self.rules)}  # reporting order
         for rule in self.rules:
             candidate = (rule, (rule.scope,))
             if rule.peer == CIDR and rule.network is not None:
@@ -117,9 +123,25 @@ class SecurityGroup:
             self.notes.append(f"{', '.join(read.unmanaged)}: " + (
                 UNMANAGED if document.kind == PLAN else UNMATCHED))
 
+    def _traffic(self, e: SgRule) -> Traffic:
+        """The protocols and ports (ICMP: type and code) of a rule, as AWS reads them."""
+        try:
+            protocols = parse_protocol(e.protocol)
+        except ValueError:
+            self.problems.append(Finding(INVALID, f"{e.address}: protocol {e.protocol!r} is "
+                                         "neither a number 0-255 nor a name AWS knows (tcp, "
+                                         "udp, icmp, icmpv6, -1); rule not evaluated"))
+            return NO_TRAFFIC
+        if protocols is None or e.ports is None:
+            return of(protocols)
+        if e.protocol in ("icmp", "icmpv6"):
+            return of(protocols, icmp_ranges(*e.ports))
+        return of(protocols, (e.ports,))
+
     def _add(self, e: SgRule) -> None:
         address, direction, kind, value = e.address, e.direction, e.kind, e.value
-        rule = Rule(address, direction, e.protocol, e.ports, NOTHING)
+        traffic = self._traffic(e)
+        rule = Rule(address, direction, e.protocol, e.ports, NOTHING, traffic=traffic)
         if isinstance(value, Unknown):
             self.problems.append(Finding(OPAQUE, f"{address}: {kind} is {value}, so verify "
                                          "cannot tell whom the rule admits"))
@@ -131,11 +153,14 @@ class SecurityGroup:
                 self.problems.append(Finding(OPAQUE if network is None else INVALID,
                                              f"{address}: {kind} {what}"))
             else:
-                rule = Rule(address, direction, e.protocol, e.ports, CIDR, network=network)
+                rule = Rule(address, direction, e.protocol, e.ports, CIDR, network=network,
+                            traffic=traffic)
         elif value == SELF:
-            rule = Rule(address, direction, e.protocol, e.ports, MEMBERS, member=SELF)
+            rule = Rule(address, direction, e.protocol, e.ports, MEMBERS, member=SELF,
+                        traffic=traffic)
         elif isinstance(value, str) and value.lower() in self._bound:
-            rule = Rule(address, direction, e.protocol, e.ports, MEMBERS, member=value.lower())
+            rule = Rule(address, direction, e.protocol, e.ports, MEMBERS, member=value.lower(),
+                        traffic=traffic)
         else:
             noun = "prefix list" if kind == PREFIX_LIST else "security group"
             self.problems.append(Finding(OPAQUE, f"{address}: {noun} {value} is bound to no role "
@@ -147,44 +172,18 @@ class SecurityGroup:
     def networks(self) -> list[IPNetwork]:
         return [r.network for r in self.rules if r.network is not None]
 
-    def port_ranges(self) -> list[tuple[int, int]]:
-        return [r.ports for r in self.rules if r.ports is not None]
+    def denied(self, direction: str) -> str:
+        """Why a packet no rule allows is denied."""
+        return _DENY[direction]
 
-    def candidates(self, probe: Probe, direction: str) -> tuple[Candidate, ...]:
-        """The rules of a direction whose peer is this probe."""
-        out = self._cidr[direction].holding(probe.address)
-        for group in sorted(probe.groups):
+    def candidates(self, peer: Host, direction: str) -> tuple[Candidate, ...]:
+        """The rules of a direction whose peer side holds this peer."""
+        out = self._cidr[direction].holding(peer.address)
+        for group in sorted(peer.groups):
             out += self._members.get((direction, group), ())
-        return tuple(sorted(out, key=lambda c: self._order[c[0]]))
-
-    def decide(self, candidates: tuple[Candidate, ...], direction: str, protocol: str,
-               ports: tuple[int, ...]) -> list[Decision]:
-        """The decision for each of the (sorted) ports: allowed if any rule matches; every
-        allowing rule's peer is a grant."""
-        allowing: list[list[Rule]] = [[] for _ in ports]
-        for rule, _ in candidates:
-            if rule.protocol != _ALL and rule.protocol != protocol:
-                continue
-            low, high = (0, len(ports)) if rule.ports is None else (
-                bisect_left(ports, rule.ports[0]), bisect_right(ports, rule.ports[1]))
-            for i in range(low, high):
-                allowing[i].append(rule)
-        deny = _DENY[direction]
-        cache: dict[tuple[int, ...], Decision] = {}  # many ports share their allowing rules
-        out = []
-        for rules in allowing:
-            if not rules:
-                out.append(deny)
-                continue
-            key = tuple(map(id, rules))
-            decision = cache.get(key)
-            if decision is None:
-                decision = cache[key] = Decision(True, ", ".join(r.address for r in rules),
-                                                 tuple(r.scope for r in rules))
-            out.append(decision)
-        return out
+        return tuple(sorted(out, key=lambda c: self._order[id(c[0])]))
 
 
-_DENY = {d: Decision(False, f"no {kind} rule of the appliance group matches (security groups "
-                            "deny what no rule allows)")
-         for d, kind in ((INBOUND, "ingress"), (OUTBOUND, "egress"))}
+
+_DENY = {d: f"no {kind} rule of the appliance group matches (security groups deny what no "
+             "rule allows)" for d, kind in ((INBOUND, "ingress"), (OUTBOUND, "egress"))}

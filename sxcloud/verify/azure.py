@@ -13,13 +13,13 @@ roles.internal_network, either IP family), `VirtualNetwork` (roles.internal_netw
 `AzureLoadBalancer` (168.63.129.16); ASG ids (the appliance ASG is the appliance and cluster
 peers; a bound ASG is its role's members). Other tags and unbound ASGs on the peer side are
 opaque and reported, and so is a value not known until apply on either side (it may or may
-not be the appliances). Probes come from source port 50000, an ephemeral port.
+not be the appliances). Flows come from source port 50000, an ephemeral port: a rule
+whose source ports leave it out does not apply.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -27,13 +27,14 @@ from typing import Any
 from .. import catalog
 from ..config import Deployment
 from ..policy import INBOUND, OUTBOUND
-from .intent import AZURE, AZURE_PLATFORM_ADDRESS, BEYOND_VNET, SERVICE_TAG, exception_objects
-from .model import INVALID, OPAQUE, SELF, Decision, Finding, IPNetwork, Probe, Scope
-from .probes import appliance
+from .intent import (AZURE, AZURE_PLATFORM_ADDRESS, BEYOND_VNET, SERVICE_TAG, appliance,
+                     exception_objects)
+from .model import INVALID, OPAQUE, SELF, Finding, Host, IPNetwork, Scope
 from .netindex import NetIndex
 from .rules import AZ_ASG as ASG
 from .rules import AZ_NSG as NSG
 from .rules import NsgRule, Side, nsg_rules, tagged
+from .space import AZURE_ICMP, EVERYTHING, NO_TRAFFIC, PORTED, Traffic, of, parse_protocol
 from .tfjson import PLAN, Document, Ref, Resource, Unknown
 
 TAG = "sxcloud-deployment"  # how the generated NSG and ASG name their deployment (azure/plan.py)
@@ -56,7 +57,7 @@ class Rule:
     priority: int
     direction: str
     allow: bool
-    protocol: str  # tcp, udp, all, or the rule's own value (Icmp, ...), which matches no probe
+    protocol: str  # tcp, udp, all, or the rule's own value (icmp, esp, ah, ...)
     ports: tuple[tuple[int, int], ...] | None  # destination ports; None: every port
     source_ports: tuple[tuple[int, int], ...] | None
     # Address specs, as scopes: ANY, ("tag", T), ("net", N), ("member", SELF or ASG id),
@@ -64,6 +65,7 @@ class Rule:
     # known in the document (both match nothing).
     source: tuple[Scope, ...]
     destination: tuple[Scope, ...]
+    traffic: Traffic = EVERYTHING  # what it matches of protocols and destination ports
 
     @property
     def peer(self) -> tuple[Scope, ...]:
@@ -107,12 +109,14 @@ UNMATCHED = ("rules of the NSG as Terraform last read it, in no rule resource of
              "last read (a refreshed plan tells which); evaluated")
 
 
-#: A rule that matches a probe, with the peer specs it matched by.
+#: A rule that matches a peer, with the peer specs it matched by.
 Candidate = tuple[Rule, tuple[Scope, ...]]
 
 
 class NetworkSecurityGroup:
-    """The appliance NSG of one deployment in one document, ready to decide probes."""
+    """The appliance NSG of one deployment in one document, ready to decide packets."""
+
+    first_match = True  # the first rule by priority decides
 
     def __init__(self, deployment: Deployment, document: Document) -> None:
         assert deployment.azure is not None
@@ -133,8 +137,8 @@ class NetworkSecurityGroup:
         for rules in self.rules.values():
             for rule in rules:
                 self._check_opaque(rule)
-        # Per direction, the rules whose appliance side admits the appliance (and the probes'
-        # source port), with their peer side: only that side varies from probe to probe.
+        # Per direction, the rules whose appliance side admits the appliance (and the flows'
+        # source port), with their peer side: only that side varies from peer to peer.
         # The peer's prefixes are indexed (a role may have thousands of ranges).
         self._applicable: dict[str, list[tuple[Rule, NetIndex[Scope], tuple[Scope, ...]]]] = {
             d: [(r, NetIndex((spec[1], spec) for spec in r.peer if spec[0] == "net"),
@@ -167,7 +171,20 @@ class NetworkSecurityGroup:
     def _rule(self, r: NsgRule) -> Rule:
         return Rule(r.address, r.name, r.priority, r.direction, r.allow, r.protocol, r.ports,
                     r.source_ports, self._scopes("source", r.source),
-                    self._scopes("destination", r.destination))
+                    self._scopes("destination", r.destination), self._traffic(r))
+
+    def _traffic(self, r: NsgRule) -> Traffic:
+        """Azure's protocol names: Tcp, Udp, Icmp (ICMP and ICMPv6), Esp, Ah, `*` (every
+        protocol); destination ports restrict TCP and UDP."""
+        try:
+            protocols = AZURE_ICMP if r.protocol == "icmp" else parse_protocol(r.protocol)
+        except ValueError:
+            self.problems.append(Finding(INVALID, f"{r.address}: protocol {r.protocol!r} is "
+                                         "none of Azure's Tcp, Udp, Icmp, Esp, Ah, *; rule not "
+                                         "evaluated"))
+            return NO_TRAFFIC
+        ported = protocols is None or any(p in PORTED for p in protocols)
+        return of(protocols, r.ports if ported else None)
 
     def _scopes(self, side: str, addresses: Side) -> tuple[Scope, ...]:
         out: list[Scope] = []
@@ -233,24 +250,34 @@ class NetworkSecurityGroup:
 
     # --- deciding ---------------------------------------------------------------------------
 
-    def _matches(self, specs: tuple[Scope, ...], probe: Probe) -> bool:
-        return any(self._match(spec, probe) for spec in specs)
+    def _matches(self, specs: tuple[Scope, ...], peer: Host) -> bool:
+        return any(self._match(spec, peer) for spec in specs)
 
-    def _match(self, spec: Scope, probe: Probe) -> bool:
+    def _match(self, spec: Scope, peer: Host) -> bool:
         kind, value = spec
-        address = probe.address
+        address = peer.address
         if kind == "any":
             return True
         if kind == "net":
             return address.version == value.version and address in value
         if kind == "member":
-            return value in probe.groups
+            return value in peer.groups
         if kind == "tag":
             if value == "AzureLoadBalancer":
                 return address == AZURE_PLATFORM_ADDRESS
-            in_vnet = self._is_internal(address) or BEYOND_VNET in probe.groups
+            in_vnet = self._is_internal(address) or BEYOND_VNET in peer.groups
             return in_vnet if value == "VirtualNetwork" else not in_vnet  # Internet
         return False  # opaque
+
+    def applies(self, rule: Rule) -> bool:
+        """Whether a rule's appliance side (and source port) admits the appliances."""
+        mine = rule.destination if rule.direction == INBOUND else rule.source
+        return _in(rule.source_ports, SOURCE_PORT) and self._matches(mine, self.appliance)
+
+    @staticmethod
+    def evaluable(rule: Rule) -> bool:
+        """Whether some peer of the rule is known (else it is reported as opaque)."""
+        return any(spec[0] not in ("opaque", "unknown") for spec in rule.peer)
 
     def _is_internal(self, address: Any) -> bool:
         return self._internal.holds(address)
@@ -259,33 +286,14 @@ class NetworkSecurityGroup:
         return [spec[1] for rules in self.rules.values() for r in rules
                 for spec in (*r.source, *r.destination) if spec[0] == "net"]
 
-    def port_ranges(self) -> list[tuple[int, int]]:
-        return [p for rules in self.rules.values() for r in rules for p in r.ports or ()]
-
-    def candidates(self, probe: Probe, direction: str) -> tuple[Candidate, ...]:
-        """The rules of a direction, in order, whose addresses match the probe and the
-        appliance, each with the peer specs that matched the probe."""
+    def candidates(self, peer: Host, direction: str) -> tuple[Candidate, ...]:
+        """The rules of a direction, in order, whose addresses match the peer and the
+        appliance, each with the peer specs that matched it."""
         out = []
         for rule, nets, others in self._applicable[direction]:
-            matched = tuple(nets.holding(probe.address)) if nets.size else ()
-            matched += tuple(spec for spec in others if self._match(spec, probe))
+            matched = tuple(nets.holding(peer.address)) if nets.size else ()
+            matched += tuple(spec for spec in others if self._match(spec, peer))
             if matched:
                 out.append((rule, matched))
         return tuple(out)
-
-    def decide(self, candidates: tuple[Candidate, ...], direction: str,
-               protocol: str, ports: tuple[int, ...]) -> list[Decision]:
-        """The decision for each of the (sorted) ports: the first matching rule's access;
-        when it allows, the peer specs that matched are its grants."""
-        decided: list[Decision | None] = [None] * len(ports)
-        for rule, matched in candidates:
-            if rule.protocol != "all" and rule.protocol != protocol:
-                continue
-            decision = Decision(rule.allow, rule.label, matched if rule.allow else ())
-            for low, high in ((1, 65535),) if rule.ports is None else rule.ports:
-                for i in range(bisect_left(ports, low), bisect_right(ports, high)):
-                    if decided[i] is None:
-                        decided[i] = decision
-        assert all(decided), "the default DenyAll rules match everything"
-        return decided  # type: ignore[return-value]
 

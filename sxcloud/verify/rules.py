@@ -1,6 +1,6 @@
 """The firewall rules a Terraform document holds, read with each cloud's resource semantics.
 
-This is the one reader of rule attributes: verify evaluates these rules at probes
+This is the one reader of rule attributes: verify decides every packet with these rules
 (`verify.aws`, `verify.azure`), and review turns them into openings (`review.tfplan`), for a
 plan's planned values and for its `before` alike (`tfjson.parse(..., side=BEFORE)`).
 
@@ -89,7 +89,7 @@ class SgRule:
     address: str
     direction: str  # INBOUND or OUTBOUND
     protocol: str  # tcp, udp, all, or the rule's own value (icmp, ...)
-    ports: tuple[int, int] | None  # from/to port; None: every port (absent or -1, or all)
+    ports: tuple[int, int] | None  # from/to port (ICMP: type, code; -1 every code); None: every
     kind: str  # CIDR_V4, CIDR_V6, PREFIX_LIST or GROUP
     value: Any  # the CIDR or id as written (str, Ref or Unknown); SELF for the group itself
     origin: str  # RESOURCE, LEGACY, INLINE or UNMANAGED
@@ -184,20 +184,22 @@ def _sg_rule(address: str, direction: str, v: dict[str, Any], protocol: Any, kin
              value: Any, group: Resource, origin: str) -> SgRule:
     text = str(protocol).lower()
     proto = _AWS_PROTOCOLS.get(text, text)
-    ports = None if proto == ALL else _aws_ports(v.get("from_port"), v.get("to_port"))
+    ports = None if proto == ALL else _aws_ports(v.get("from_port"), v.get("to_port"),
+                                                 icmp=proto in ("icmp", "icmpv6"))
     if kind == GROUP and refers_to(value, group, "id"):
         value = SELF
     return SgRule(address, direction, proto, ports, kind, value, origin,
                   str(v.get("description") or ""))
 
 
-def _aws_ports(from_port: Any, to_port: Any) -> tuple[int, int] | None:
-    """A port range; absent or -1 means every port, as AWS reads it."""
+def _aws_ports(from_port: Any, to_port: Any, icmp: bool = False) -> tuple[int, int] | None:
+    """A port range; absent or -1 means every port, as AWS reads it. For ICMP the pair is
+    (type, code), where a code of -1 is every code of the type."""
     try:
         low, high = int(from_port), int(to_port)
     except (TypeError, ValueError):
         return None
-    if low < 0 or high < 0:
+    if low < 0 or (high < 0 and not icmp):
         return None
     return (low, high)
 
