@@ -177,8 +177,9 @@ def sweep_in_chunks(chunk: int, parallel: int = 1,
 
 
 def sweep_documents() -> dict[str, Document]:
-    """The 4,096 option combinations of tests/sweep.py, as deployment documents."""
-    return {f"sweep-{i:04d}": sweep.as_document(options, "sweep")
+    """The 4,096 option combinations of tests/sweep.py, as deployment documents with the
+    sweep's site exceptions."""
+    return {f"sweep-{i:04d}": sweep.as_document(options, "sweep", exceptions=True)
             for i, options in enumerate(sweep.combinations())}
 
 

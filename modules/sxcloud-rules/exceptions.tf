@@ -254,10 +254,11 @@ locals {
     ))
   ]
 
-  # Entries without a problem of their own, as the rules need them.
+  # Entries without a problem of their own (control characters in one are control_problems'),
+  # as the rules need them.
   x_valid = [
     for e in local.x_fields : e
-    if length(local.x_problems_by_entry[e.i]) == 0
+    if length(local.x_problems_by_entry[e.i]) == 0 && length([for k in local.control_keys : k if k == e.key || startswith(k, "${e.key}.") || startswith(k, "${e.key}[")]) == 0
   ]
   x_peers = {
     for e in local.x_valid : e.key => {
@@ -445,7 +446,9 @@ locals {
   )
   azure_first_priority = { for n, r in local.azure_ordered : "${r.direction}/${r.priority}" => n... }
   azure_first_name     = { for n, r in local.azure_ordered : lower(r.name) => n... }
-  azure_used           = { for d in ["Inbound", "Outbound"] : d => [for r in local.azure_rules : r.priority if r.direction == d] }
+  # The band's priorities (range() makes at most 1,024 values at a time).
+  azure_band = concat([for start in range(local.xt.azure_band.first, local.xt.azure_band.first + local.xt.azure_band.size, 1000) : range(start, min(start + 1000, local.xt.azure_band.first + local.xt.azure_band.size))]...)
+  azure_used = { for d in ["Inbound", "Outbound"] : d => [for r in local.azure_rules : r.priority if r.direction == d] }
   azure_collision_problems = concat(
     flatten([
       for n, r in local.azure_ordered : [
@@ -453,8 +456,8 @@ locals {
           for mine_theirs in [pair[0].exception != "" ? pair : [pair[1], pair[0]]] : (
             "${mine_theirs[0].exception}: ${mine_theirs[0].label}'s rule ${mine_theirs[0].name} takes priority ${mine_theirs[0].priority} (${mine_theirs[0].direction}), which ${mine_theirs[1].exception != "" ? "${mine_theirs[1].label}'s" : "sxcloud's own"} rule ${mine_theirs[1].name} has; Azure needs unique priorities per direction. Give one of them a free priority, e.g. ${mine_theirs[0].exception}.azure.priority: ${[
               for p in concat(
-                range(mine_theirs[0].priority >= local.xt.azure_band.first && mine_theirs[0].priority < local.xt.azure_band.first + local.xt.azure_band.size ? mine_theirs[0].priority + 1 : local.xt.azure_band.first, local.xt.azure_band.first + local.xt.azure_band.size),
-                range(local.xt.azure_band.first, local.xt.azure_band.first + local.xt.azure_band.size),
+                [for p in local.azure_band : p if p > mine_theirs[0].priority && contains(local.azure_band, mine_theirs[0].priority)],
+                local.azure_band,
               ) : p if !contains(local.azure_used[mine_theirs[0].direction], p)
             ][0]}"
           ) if mine_theirs[0].exception != ""
