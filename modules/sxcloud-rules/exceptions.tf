@@ -446,8 +446,9 @@ locals {
   )
   azure_first_priority = { for n, r in local.azure_ordered : "${r.direction}/${r.priority}" => n... }
   azure_first_name     = { for n, r in local.azure_ordered : lower(r.name) => n... }
-  # The band's priorities (range() makes at most 1,024 values at a time).
-  azure_band = concat([for start in range(local.xt.azure_band.first, local.xt.azure_band.first + local.xt.azure_band.size, 1000) : range(start, min(start + 1000, local.xt.azure_band.first + local.xt.azure_band.size))]...)
+  # The band's priorities (range() makes at most 1,024 values at a time), when a free one is
+  # to be named.
+  azure_band = length(local.azure_first_priority) == length(local.azure_ordered) ? [] : concat([for start in range(local.xt.azure_band.first, local.xt.azure_band.first + local.xt.azure_band.size, 1000) : range(start, min(start + 1000, local.xt.azure_band.first + local.xt.azure_band.size))]...)
   azure_used = { for d in ["Inbound", "Outbound"] : d => [for r in local.azure_rules : r.priority if r.direction == d] }
   azure_collision_problems = concat(
     flatten([
