@@ -14,6 +14,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 import aws_sites
@@ -43,6 +44,7 @@ def _planned(plan_doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["address"]: r["values"] for r in resources if r["type"] in RULE_TYPES}
 
 
+@pytest.mark.exhaustive  # a long moto run (341 s here under load): the tier CI runs
 def test_exceptions_through_the_module_on_moto(moto_server: MotoServer, tmp_path: Path) -> None:
     module_roots.copy_modules(tmp_path)
     data = aws_sites.on_moto(EXAMPLE, moto_server.url)
