@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 from . import catalog, exceptions, validation, yamlfile
 from .errors import InputError
-from .exceptions import SiteException
+from .exceptions import AwsObjects, SiteException
 from .escape import excerpt
 from .validation import IPNetwork, Problems, key_name
 
@@ -39,10 +39,9 @@ class Backend:
 DEFAULT_BACKEND = Backend("local", {"path": "terraform.tfstate"})
 
 
-@dataclass(frozen=True)
-class AwsBinding:
-    security_group_ids: tuple[str, ...] = ()
-    prefix_list_ids: tuple[str, ...] = ()
+#: The AWS objects that stand for a role (`aws.bindings.<role>`): the shape of an exception
+#: peer's `aws` objects, one class for both.
+AwsBinding = AwsObjects
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,8 @@ class Traffic:
 
 @dataclass(frozen=True)
 class AwsObjects:
-    """AWS objects an exception's peer names beside (or instead of) its CIDRs."""
+    """AWS objects that stand for a role (config.AwsBinding) or that an exception's peer
+    names beside (or instead of) its CIDRs."""
 
     security_group_ids: tuple[str, ...] = ()
     prefix_list_ids: tuple[str, ...] = ()

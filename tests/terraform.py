@@ -33,3 +33,11 @@ def init(stack_dir: Path, *, backend: bool = False) -> TerraformCommand:
     result = tf.init(plugin_dirs=[str(mirror())], backend=None if backend else False)
     assert result.retcode == 0, f"terraform init failed in {stack_dir}:\n{result.error}"
     return tf
+
+
+def validate(stack_dir: Path) -> None:
+    """`terraform init` and `validate` in a stack folder: valid, without a warning."""
+    result = init(stack_dir).validate()
+    assert result.retcode == 0, result.error
+    assert result.value["valid"] is True, result.value["diagnostics"]
+    assert result.value["warning_count"] == 0, result.value["diagnostics"]

@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import pytest
 import yaml
@@ -706,3 +705,16 @@ def test_synth_warns_of_an_expiring_exception(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "x.yaml: exceptions[0]: X-noc-snmp expires in 10 days (2027-06-30)" in done.stderr
     assert (out / "stacks" / "cfg-test-aws" / "cdk.tf.json").exists()
+
+
+def test_schema_command_describes_every_key_of_an_exception(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["properties"]["exceptions"]["items"] == {"$ref": "#/$defs/exception"}
+    exception = schema["$defs"]["exception"]
+    assert set(exception["properties"]) == {
+        "id", "direction", "protocol", "ports", "icmp_type", "icmp_code", "peer", "reason",
+        "owner", "ticket", "expires", "clouds", "azure"}
+    assert set(exception["properties"]["peer"]["properties"]) == {
+        "internet", "role", "cidrs", "aws", "azure"}
+    assert all(p.get("description") for p in exception["properties"].values())

@@ -68,8 +68,13 @@ def stacks(synthesized, tmp_path_factory):
     ours["schema-endpoints-aws"] = json.loads(
         (ours_dir / "stacks" / "schema-endpoints-aws" / "cdk.tf.json").read_text())
 
-    prebuilt_dir = tmp_path_factory.mktemp("prebuilt")
-    app = core.App(outdir=str(prebuilt_dir))
+    return ours, prebuilt_stacks(ours, tmp_path_factory.mktemp("prebuilt"))
+
+
+def prebuilt_stacks(ours: dict, outdir) -> dict:
+    """Our stacks (name -> cdk.tf.json) given to the prebuilt classes in one app, as they
+    synthesize them."""
+    app = core.App(outdir=str(outdir))
     for name, stack_json in ours.items():
         stack = core.TerraformStack(app, name)
         for provider, blocks in stack_json["provider"].items():
@@ -78,9 +83,8 @@ def stacks(synthesized, tmp_path_factory):
             for key, body in items.items():
                 PREBUILT[kind](stack, key, **_body(body)).override_logical_id(key)
     app.synth()
-    prebuilt = {name: json.loads((prebuilt_dir / "stacks" / name / "cdk.tf.json").read_text())
-                for name in ours}
-    return ours, prebuilt
+    return {name: json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text())
+            for name in ours}
 
 
 def test_every_resource_type_and_provider_is_covered(stacks):
