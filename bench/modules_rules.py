@@ -6,10 +6,13 @@ One root calls the module with `for_each` over N deployments (the first N of the
 sys) and the median peak resident memory. With --check, the plan's outputs are also compared
 with sxcloud's own resource blocks (the equivalence proof at that size).
 
-    .venv/bin/python bench/modules_rules.py [--sizes 1,256,4096] [--runs N] [--check]
+    .venv/bin/python bench/modules_rules.py [--sizes 1,256,4096] [--runs N] [--check] [--exceptions]
+
+With --exceptions, each sweep deployment also has the sweep's nine site exceptions
+(tests/sweep.py EXCEPTIONS; for N=1, the example examples/exceptions-both.yaml).
 
 With --sweep, the whole sweep instead: all 4,096 combinations (each with both cloud
-sections), planned in chunks of --chunk deployments, --parallel plans at a time, every
+sections and the sweep's site exceptions), planned in chunks of --chunk deployments, --parallel plans at a time, every
 chunk's outputs compared with sxcloud's (0 differences expected).
 
     .venv/bin/python bench/modules_rules.py --sweep [--chunk 128] [--parallel 1]
@@ -37,10 +40,11 @@ import sweep  # noqa: E402
 from sxcloud import config  # noqa: E402
 
 
-def documents(size: int) -> dict[str, dict]:
+def documents(size: int, exceptions: bool = False) -> dict[str, dict]:
     if size == 1:
-        return {"example": yaml.safe_load(config.builtin_example().read_text())}
-    return {f"sweep-{i:04d}": sweep.as_document(options, "sweep")
+        example = ROOT / "examples" / "exceptions-both.yaml" if exceptions else config.builtin_example()
+        return {"example": yaml.safe_load(example.read_text())}
+    return {f"sweep-{i:04d}": sweep.as_document(options, "sweep", exceptions)
             for i, options in zip(range(size), sweep.combinations())}
 
 
@@ -83,6 +87,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,64,256")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--exceptions", action="store_true",
+                        help="with the sweep's site exceptions in every deployment")
     parser.add_argument("--sweep", action="store_true",
                         help="compare all 4,096 combinations, in chunks (see --chunk, --parallel)")
     parser.add_argument("--chunk", type=int, default=128)
@@ -94,7 +100,7 @@ def main() -> None:
     print("| deployments | plan wall (median) | CPU | peak RSS | differences |")
     print("|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
-        docs = documents(size)
+        docs = documents(size, args.exceptions)
         with tempfile.TemporaryDirectory() as tmp:
             workdir = mr.root(Path(tmp), docs)
             init = mr.terraform(workdir, "init", "-backend=false")

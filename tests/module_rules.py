@@ -2,7 +2,8 @@
 
 Every scenario is a deployment document (what `yamldecode(file(...))` gives the module); one
 Terraform root calls the module with `for_each` over all of them, so one `terraform plan`
-evaluates thousands of deployments. The expected values come from sxcloud itself: the CDK
+evaluates thousands of deployments. The root gives the module the tests' "today"
+(SXCLOUD_TODAY, which conftest fixes), so that expiry warnings and limits are reproducible. The expected values come from sxcloud itself: the CDK
 stacks' `resource` blocks for the examples (tests/conftest.py synthesizes them), and the same
 attribute functions the constructs use (aws/attributes.py, azure/attributes.py) for the rest.
 """
@@ -22,7 +23,7 @@ from typing import Any, Callable
 
 import sweep
 from conftest import ROOT
-from sxcloud import config
+from sxcloud import config, exceptions
 from sxcloud.aws import attributes as aws_attributes
 from sxcloud.aws import plan as aws_plan
 from sxcloud.azure import attributes as azure_attributes
@@ -34,7 +35,8 @@ Document = dict[str, Any]
 
 
 def root(workdir: Path, scenarios: dict[str, Document]) -> Path:
-    """A Terraform root that calls the module once per scenario (scenarios.json beside it)."""
+    """A Terraform root that calls the module once per scenario (scenarios.json beside it),
+    with sxcloud's "today" (SXCLOUD_TODAY) as the module's `today`."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "scenarios.json").write_text(json.dumps(scenarios))
     source = os.path.relpath(MODULE, workdir)  # a relative source, as users write it
@@ -43,6 +45,7 @@ module "rules" {{
   for_each   = jsondecode(file("${{path.module}}/scenarios.json"))
   source     = "{source}"
   deployment = each.value
+  today      = "{exceptions.today()}"
 }}
 
 output "results" {{
@@ -96,11 +99,25 @@ def expected_warnings(d: config.Deployment) -> list[str]:
     """The loader's warnings without the file name, and the planners' (sorted: the module
     lists bindings in key order, the loader in file order)."""
     out = [w.removeprefix(f"{d.path}: ") for w in d.warnings]
+    out += [w.removeprefix(f"{d.path}: ") for w in exceptions.expiry_warnings(d)]
     if d.aws:
         out += aws_plan.plan(d).warnings
     if d.azure:
         out += azure_plan.plan(d).warnings
     return sorted(out)
+
+
+def values(block: Any) -> Any:
+    """A `resource` block as Terraform reads its JSON: `$${` and `%%{` (how synthesis writes a
+    literal `${` or `%{` from the file, sxcloud/literal.py) are the text `${` and `%{`, which is
+    what the module outputs."""
+    if isinstance(block, dict):
+        return {k: values(v) for k, v in block.items()}
+    if isinstance(block, list):
+        return [values(v) for v in block]
+    if isinstance(block, str):
+        return block.replace("$${", "${").replace("%%{", "%{")
+    return block
 
 
 def differences(outputs: dict[str, Any], documents: dict[str, Document]) -> list[str]:
@@ -111,7 +128,7 @@ def differences(outputs: dict[str, Any], documents: dict[str, Document]) -> list
         d = config.parse(copy.deepcopy(document), Path(f"{name}.yaml"))
         got = outputs[name]
         for cloud in ("aws", "azure"):
-            if got[cloud] != (expected(d, cloud) if cloud in d.targets else None):
+            if got[cloud] != (values(expected(d, cloud)) if cloud in d.targets else None):
                 out.append(f"{name}: {cloud}")
         if got["usage"] != expected_usage(d):
             out.append(f"{name}: usage")
@@ -160,8 +177,9 @@ def sweep_in_chunks(chunk: int, parallel: int = 1,
 
 
 def sweep_documents() -> dict[str, Document]:
-    """The 4,096 option combinations of tests/sweep.py, as deployment documents."""
-    return {f"sweep-{i:04d}": sweep.as_document(options, "sweep")
+    """The 4,096 option combinations of tests/sweep.py, as deployment documents with the
+    sweep's site exceptions."""
+    return {f"sweep-{i:04d}": sweep.as_document(options, "sweep", exceptions=True)
             for i, options in enumerate(sweep.combinations())}
 
 

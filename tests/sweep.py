@@ -4,6 +4,11 @@ Options: the seven features on/off, the four DNS modes, cluster, internal_firewa
 ipv6: 2**7 * 4 * 2**3 = 4,096 combinations. The base deployment has every role (IPv4 and
 IPv6 ranges) and bindings on both clouds, so each combination is valid and each peer kind
 (CIDR, bound group, prefix list, ASG, the appliance's own group) is exercised.
+
+EXCEPTIONS are site exceptions that are valid with every combination (each protocol form,
+each kind of peer, an Azure name and priority given, a reason with a template sequence, and
+expiry dates before, within 30 days of and long after the tests' today, 2026-12-01);
+`as_document(..., exceptions=True)` adds them.
 """
 
 from __future__ import annotations
@@ -37,6 +42,33 @@ BASE: dict[str, Any] = {
     "azure": {"location": "westeurope", "resource_group": "rg-sweep",
               "bindings": {"admin_pc": {"application_security_group_ids": [ASG_ADMIN]}}},
 }
+
+EXCEPTIONS: list[dict[str, Any]] = [
+    {"id": "noc-snmp", "direction": "inbound", "protocol": "udp", "ports": [161, "10161-10162"],
+     "peer": {"cidrs": ["10.60.50.10/32", "fd00:60:50::10/128"]}, "reason": "SNMP polling by the NOC",
+     "owner": "noc-team", "ticket": "CHG-1", "expires": "2027-06-30"},
+    {"id": "mail-extra", "direction": "outbound", "protocol": "tcp", "ports": ["8000-8080", 6514],
+     "peer": {"role": "internal_mail_server"}, "reason": "Costs ${var.x} and {y}: none",
+     "owner": "mail team", "expires": "2026-12-20"},
+    {"id": "dns-ping", "direction": "inbound", "protocol": "icmp", "peer": {"role": "internal_nameserver"},
+     "reason": "Reachability of the resolvers", "owner": "net", "ticket": "NET-7", "expires": "2026-11-15"},
+    {"id": "noc-echo", "direction": "inbound", "protocol": "icmp", "icmp_type": 8, "icmp_code": 0,
+     "peer": {"cidrs": ["10.60.50.0/24"]}, "reason": "Echo requests", "owner": "noc-team",
+     "expires": "2027-01-01", "clouds": ["aws"]},
+    {"id": "cluster-all", "direction": "outbound", "protocol": "all", "peer": {"role": "appliance_peers"},
+     "reason": "Cluster traffic", "owner": "mail-team", "expires": "2027-03-01"},
+    {"id": "vpn-esp", "direction": "outbound", "protocol": 50, "peer": {"internet": True},
+     "reason": "IPsec ESP", "owner": "network-team", "expires": "2027-04-30"},
+    {"id": "telemetry", "direction": "outbound", "protocol": "tcp", "ports": [443],
+     "peer": {"cidrs": ["10.60.70.0/28"], "aws": {"prefix_list_ids": ["pl-0123456789abcdef0"]},
+              "azure": {"service_tags": ["AzureMonitor", "Storage.WestEurope"]}},
+     "reason": "Metrics and logs", "owner": "platform", "ticket": "OPS-3", "expires": "2027-05-01"},
+    {"id": "admin-ssh", "direction": "inbound", "protocol": "tcp", "ports": [22], "peer": {"role": "admin_pc"},
+     "reason": "Console access", "owner": "mail-team", "expires": "2027-02-28",
+     "azure": {"name": "ssh-from-admins", "priority": 300}},
+    {"id": "gre", "direction": "outbound", "protocol": 47, "peer": {"aws": {"security_group_ids": ["sg-0123456789abcdef0"]}},
+     "reason": "GRE to the tunnel hosts", "owner": "net", "expires": "2027-02-01", "clouds": ["aws"]},
+]
 
 #: Factor name -> its values, in a fixed order.
 FACTORS: dict[str, tuple[Any, ...]] = {
@@ -72,9 +104,12 @@ def with_options(base: config.Deployment, options: Options, name: str | None = N
     return dataclasses.replace(base, appliance=appliance(options), name=name or base.name)
 
 
-def as_document(options: Options, name: str) -> dict[str, Any]:
-    """A deployment file (as data) with these options, for full synthesis."""
+def as_document(options: Options, name: str, exceptions: bool = False) -> dict[str, Any]:
+    """A deployment file (as data) with these options, for full synthesis; with EXCEPTIONS
+    when `exceptions`."""
     data = copy.deepcopy(BASE)
+    if exceptions:
+        data["exceptions"] = copy.deepcopy(EXCEPTIONS)
     data["name"] = name
     features = {f: options[f"features.{f}"] for f in catalog.FEATURES}
     data["appliance"] = {"cluster": options["cluster"],

@@ -23,7 +23,7 @@ import hcl2  # python-hcl2 (Bridgecrew's build, which checkov of the dev extra b
 import pytest
 
 import terraform
-from conftest import EXAMPLES, ROOT, deployment, example_data
+from conftest import EXAMPLES, EXCEPTION_EXAMPLES, ROOT, TODAY, deployment, example_data
 from sxcloud.azure import attributes as azure_attributes
 from sxcloud.azure import plan as azure_plan
 from tools import readmes
@@ -32,7 +32,8 @@ MODULES = ROOT / "modules"
 AZURE = MODULES / "azure-appliance-nsg"
 #: Arguments every resource block takes that are Terraform's, not the provider's.
 META = {"for_each", "count", "depends_on", "lifecycle", "provider"}
-AZURE_EXAMPLES = [p for p in EXAMPLES if "azure" in example_data(p)]
+#: With the example of site exceptions; the module gets the tests' today (SXCLOUD_TODAY).
+AZURE_EXAMPLES = [p for p in EXAMPLES + EXCEPTION_EXAMPLES if "azure" in example_data(p)]
 
 
 def _terraform(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -153,6 +154,7 @@ def azure_values(copied: Path) -> dict[str, dict[str, Any]]:
     for index, path in enumerate(AZURE_EXAMPLES):
         calls.append(f'module "e{index}" {{\n  source = "../modules/azure-eval"\n'
                      f'  deployment = yamldecode(file("{path.as_posix()}"))\n'
+                     f'  today = "{TODAY}"\n'
                      f'  network_interface_ids = {{ extra = "/subscriptions/0/resourceGroups/rg/'
                      f'providers/Microsoft.Network/networkInterfaces/extra" }}\n}}\n'
                      f'output "e{index}" {{ value = module.e{index} }}\n')

@@ -2,11 +2,14 @@
 the key, its generated tables are current, and its `terraform test` files pass.
 
 The equivalence runs in one `terraform plan` over every scenario: the examples and their
-one-option variants (compared with the CDK's real synthesis), bindings, IPv6 and many-CIDR
-deployments, the sweep's covering set and every SWEEP_STRIDE-th of its 4,096 combinations.
-All 4,096 (both clouds each) are compared in chunks of SWEEP_CHUNK, one plan after another:
-one plan of them all does not fit this machine's memory (bench/modules_rules.py --sweep
-prints the time and memory; about 8 minutes here).
+one-option variants, the example with site exceptions and its variants (one inserted,
+removed, edited; all compared with the CDK's real synthesis), bindings, IPv6 and many-CIDR
+deployments, the sweep's covering set and every SWEEP_STRIDE-th of its 4,096 combinations,
+each with the sweep's site exceptions. All 4,096 (both clouds each) are compared in chunks
+of SWEEP_CHUNK, one plan after another (the exhaustive tier): one plan of them all does not
+fit this machine's memory (bench/modules_rules.py --sweep prints the time and memory).
+
+"Today" is the tests' SXCLOUD_TODAY (conftest), given to the module as its `today`.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ import pytest
 
 import module_rules as mr
 import sweep
-from conftest import EXAMPLES, ROOT, example_data, toggles
+from conftest import EXAMPLES, EXCEPTION_EXAMPLES, ROOT, example_data, exception_variants, toggles
 from sxcloud import config
 from sxcloud.escape import terminal
+from sxcloud.aws import plan as aws_plan
+from sxcloud.azure import plan as azure_plan
+from sxcloud.errors import InputError
 from test_config import ASG, changed
 from tools import generate
 
@@ -39,13 +45,13 @@ def _without_metadata(block: dict) -> dict:
 
 
 def _expected(d: config.Deployment, stacks: dict | None = None) -> dict:
-    blocks = {cloud: (stacks[cloud] if stacks else mr.expected(d, cloud)) if cloud in d.targets
+    blocks = {cloud: (stacks[cloud] if stacks else mr.values(mr.expected(d, cloud))) if cloud in d.targets
               else None for cloud in ("aws", "azure")}
     return {**blocks, "usage": mr.expected_usage(d), "warnings": mr.expected_warnings(d)}
 
 
 @pytest.fixture(scope="module")
-def scenarios(synthesized) -> dict[str, tuple[dict, dict]]:
+def scenarios(synthesized, synthesized_exceptions) -> dict[str, tuple[dict, dict]]:
     """name -> (deployment document, what the module must output)."""
     out: dict[str, tuple[dict, dict]] = {}
     for path in EXAMPLES:  # the examples and the variants conftest synthesized for real
@@ -61,13 +67,22 @@ def scenarios(synthesized) -> dict[str, tuple[dict, dict]]:
             stacks = {cloud: _without_metadata(synthesized.stack(f"{d.name}-{cloud}")["resource"])
                       for cloud in d.targets}
             out[f"example-{d.name}"] = (document, _expected(d, stacks))
+    for path in EXCEPTION_EXAMPLES:  # with exceptions inserted, removed and edited
+        data = example_data(path)
+        documents = [data] + [{**changed, "name": f"{data['name']}-{change}"}
+                              for change, changed in exception_variants(data).items()]
+        for document in documents:
+            d = config.parse(copy.deepcopy(document), path)
+            stacks = {cloud: mr.values(_without_metadata(
+                synthesized_exceptions.stack(f"{d.name}-{cloud}")["resource"])) for cloud in d.targets}
+            out[f"example-{d.name}"] = (document, _expected(d, stacks))
     for name, document in mr.variants().items():
         out[f"variant-{name}"] = (document, _expected(config.parse(copy.deepcopy(document), Path(name))))
     combinations = list(sweep.combinations())
     chosen = {i for i in range(0, len(combinations), SWEEP_STRIDE)}
     chosen |= {combinations.index(c) for c in sweep.covering()}
     for i in sorted(chosen):
-        document = sweep.as_document(combinations[i], "sweep")
+        document = sweep.as_document(combinations[i], "sweep", exceptions=True)
         out[f"sweep-{i:04d}"] = (document, _expected(config.parse(copy.deepcopy(document), Path("sweep.yaml"))))
     return out
 
@@ -95,9 +110,17 @@ def test_outputs_equal_the_stacks_for_every_scenario(scenarios, planned):
     assert many["usage"]["ingress"]["IPv4"] > 600 and many["usage"]["ingress"]["IPv6"] > 240
     bound = planned["variant-bound"]["aws"]["aws_vpc_security_group_ingress_rule"]
     assert any("prefix_list_id" in r for r in bound.values())
+    # the exceptions reach both clouds, with their tags, priorities and expiry warnings
+    example = planned["example-mail-exceptions"]
+    assert example["aws"]["aws_vpc_security_group_ingress_rule"]["X-noc-snmp_in_udp161_cidr_10-0-50-10_32"]["tags"]["sxcloud:ticket"] == "CHG-1234"
+    assert example["azure"]["azurerm_network_security_rule"]["X-azure-monitor-out-tag-AzureMonitor"]["destination_address_prefix"] == "AzureMonitor"
+    swept = [planned[name] for name in scenarios if name.startswith("sweep-")]
+    assert all(any("X-dns-ping expired on 2026-11-15" in w for w in s["warnings"]) for s in swept)
+    assert all(any("X-mail-extra expires in 19 days" in w for w in s["warnings"]) for s in swept)
+    assert all(s["azure"]["azurerm_network_security_rule"]["ssh-from-admins"]["priority"] == 300 for s in swept)
 
 
-@pytest.mark.exhaustive  # about 8 minutes here
+@pytest.mark.exhaustive  # about 20 minutes here, with the exceptions
 def test_whole_sweep_equals_sxcloud_in_chunks():
     compared, different = mr.sweep_in_chunks(SWEEP_CHUNK)
     assert compared == 4096
@@ -204,10 +227,90 @@ BAD: dict[str, tuple[object, list[tuple[str, str]]]] = {
 }
 
 
+def _x(**over) -> dict:
+    """A valid site exception with these keys replaced (None: left out)."""
+    base = {"id": "noc-snmp", "direction": "inbound", "protocol": "udp", "ports": [161],
+            "peer": {"cidrs": ["10.0.50.10/32"]}, "reason": "SNMP polling", "owner": "noc-team",
+            "expires": "2027-06-30"}
+    return {k: v for k, v in {**base, **over}.items() if v is not None}
+
+
+#: Bad site exceptions: name -> (document, [(key, text)]), each also refused by sxcloud
+#: (test_bad_exceptions_are_refused_by_sxcloud_too).
+BAD_EXCEPTIONS: dict[str, tuple[object, list[tuple[str, str]]]] = {
+    "x-id": (_bad("x-id", exceptions=[_x(id="Noc_SNMP")]), [("exceptions[0].id", "lower-case letters")]),
+    "x-same-id": (_bad("x-same-id", exceptions=[_x(), _x(ports=[162])]), [("exceptions[1].id", "ids must be unique")]),
+    "x-unknown-key": (_bad("x-unknown-key", exceptions=[_x(onwer="x")]), [("exceptions[0].onwer", "unknown key")]),
+    "x-missing": (_bad("x-missing", exceptions=[_x(owner=None, expires=None)]),
+                  [("exceptions[0].owner", "is required"), ("exceptions[0].expires", "is required")]),
+    "x-named-number": (_bad("x-named-number", exceptions=[_x(protocol=6)]), [("exceptions[0].protocol", "has a name: write 'tcp'")]),
+    "x-protocol": (_bad("x-protocol", exceptions=[_x(protocol="gre", ports=None)]), [("exceptions[0].protocol", "tcp, udp, icmp, all")]),
+    "x-all-ports": (_bad("x-all-ports", exceptions=[_x(protocol="all")]), [("exceptions[0].ports", "all protocols takes no ports")]),
+    "x-no-ports": (_bad("x-no-ports", exceptions=[_x(protocol="tcp", ports=None)]), [("exceptions[0].ports", "is required for tcp")]),
+    "x-port-range": (_bad("x-port-range", exceptions=[_x(ports=["99-1"])]), [("exceptions[0].ports[0]", "not a port range")]),
+    "x-port-form": (_bad("x-port-form", exceptions=[_x(ports=["80:90"])]), [("exceptions[0].ports[0]", "is not valid here")]),
+    "x-overlap": (_bad("x-overlap", exceptions=[_x(ports=[80, "70-90"])]), [("exceptions[0].ports[0]", "80 overlaps 70-90")]),
+    "x-icmp-on-tcp": (_bad("x-icmp-on-tcp", exceptions=[_x(icmp_type=8)]), [("exceptions[0].icmp_type", "is for icmp only")]),
+    "x-code-alone": (_bad("x-code-alone", exceptions=[_x(protocol="icmp", ports=None, icmp_code=0, clouds=["aws"])]),
+                     [("exceptions[0].icmp_code", "needs icmp_type")]),
+    "x-two-peers": (_bad("x-two-peers", exceptions=[_x(peer={"internet": True, "role": "admin_pc"})]),
+                    [("exceptions[0].peer", "exactly one of internet, role, or addresses")]),
+    "x-peer-internet": (_bad("x-peer-internet", exceptions=[_x(peer={"cidrs": ["0.0.0.0/0"]})]),
+                        [("exceptions[0].peer.cidrs[0]", "the Internet is `internet: true`")]),
+    "x-peer-wide": (_bad("x-peer-wide", exceptions=[_x(peer={"cidrs": ["10.0.0.0/7"]})]), [("exceptions[0].peer.cidrs[0]", "wider than /8")]),
+    "x-peer-host-bits": (_bad("x-peer-host-bits", exceptions=[_x(peer={"cidrs": ["10.0.50.7/24"]})]),
+                         [("exceptions[0].peer.cidrs[0]", "the network is 10.0.50.0/24")]),
+    "x-peer-twice": (_bad("x-peer-twice", exceptions=[_x(peer={"cidrs": ["10.0.50.0/24", "10.0.50.0/24"]})]),
+                     [("exceptions[0].peer.cidrs[1]", "listed twice")]),
+    "x-tag-internet": (_bad("x-tag-internet", exceptions=[_x(peer={"azure": {"service_tags": ["Internet"]}}, clouds=["azure"])]),
+                       [("exceptions[0].peer.azure.service_tags[0]", "`internet: true`, not a service tag")]),
+    "x-sg-id": (_bad("x-sg-id", exceptions=[_x(peer={"aws": {"security_group_ids": ["sg-1"]}}, clouds=["aws"])]),
+                [("exceptions[0].peer.aws.security_group_ids[0]", "sg- and 8 or 17 hex digits")]),
+    "x-reason": (_bad("x-reason", exceptions=[_x(reason="SNMP & syslog")]), [("exceptions[0].reason", "takes no '&'")]),
+    "x-control": (_bad("x-control", exceptions=[_x(reason="SNMP\x1b[31m polling")]),
+                  [("exceptions[0].reason", "control or format characters")]),
+    "x-control-port": (_bad("x-control-port", exceptions=[_x(ports=["80-90\x1b]0;pwned\x07"], peer={"cidrs": ["10.0.50.0/24\u202e"]})]),
+                       [("exceptions[0].ports[0]", "control or format characters"),
+                        ("exceptions[0].peer.cidrs[0]", "control or format characters")]),
+    "x-control-key": (_bad("x-control-key", exceptions=[{**_x(), "own\x1b[8mer": "x"}]),
+                      [("exceptions[0]", "a key holds control or format characters")]),
+    "x-expires-far": (_bad("x-expires-far", exceptions=[_x(expires="2028-06-30")]),
+                      [("exceptions[0].expires", "at most 366 days")]),
+    "x-expires-day": (_bad("x-expires-day", exceptions=[_x(expires="2027-02-30")]), [("exceptions[0].expires", "YYYY-MM-DD")]),
+    "x-clouds": (_bad("x-clouds", azure=None, exceptions=[_x(clouds=["azure"])]),
+                 [("exceptions[0].clouds[0]", "the file has no 'azure' section")]),
+    "x-azure-protocol": (_bad("x-azure-protocol", exceptions=[_x(protocol=47, ports=None)]),
+                         [("exceptions[0].protocol", "Azure knows only tcp, udp, icmp, all, 50 (ESP) and 51 (AH)")]),
+    "x-azure-icmp-type": (_bad("x-azure-icmp-type", exceptions=[_x(protocol="icmp", ports=None, icmp_type=8)]),
+                          [("exceptions[0].icmp_type", "Azure cannot match an ICMP type")]),
+    "x-azure-off": (_bad("x-azure-off", exceptions=[_x(clouds=["aws"], azure={"priority": 300})]),
+                    [("exceptions[0].azure", "the exception is not on azure")]),
+    "x-role-nothing": (_bad("x-role-nothing", exceptions=[_x(peer={"role": "internal_nameserver"})]),
+                       [("exceptions[0].peer.role", "so it names nothing on aws")]),
+    "x-nothing-on-aws": (_bad("x-nothing-on-aws", exceptions=[_x(peer={"azure": {"service_tags": ["AzureMonitor"]}})]),
+                         [("exceptions[0].peer", "names nothing on aws")]),
+    # the planners' checks: an NSG rule named for a peer of two kinds, Azure priority and
+    # name collisions, a rule EC2 would refuse as a duplicate
+    "x-azure-name-two": (_bad("x-azure-name-two", exceptions=[_x(peer={"cidrs": ["10.0.50.10/32", "fd00::/64"]}, azure={"name": "snmp"})]),
+                         [("exceptions[0].azure", "names one NSG rule, but X-noc-snmp needs 2")]),
+    "x-priority": (_bad("x-priority", exceptions=[_x(azure={"priority": 300}), _x(id="other", ports=[162], azure={"priority": 300})]),
+                   [("exceptions[1]", "X-other's rule X-other-in-v4 takes priority 300 (Inbound), which X-noc-snmp's rule X-noc-snmp-in-v4 has; Azure needs unique priorities per direction. Give one of them a free priority, e.g. exceptions[1].azure.priority: 301")]),
+    "x-priority-own": (_bad("x-priority-own", exceptions=[_x(azure={"priority": 4000})]),
+                       [("exceptions[0]", "which sxcloud's own rule allow-in-azure-load-balancer has")]),
+    "x-name": (_bad("x-name", exceptions=[_x(azure={"name": "DENY-IN-ALL"})]),
+               [("exceptions[0]", "is also the name of sxcloud's own rule deny-in-all")]),
+    "x-duplicate": (_bad("x-duplicate", exceptions=[_x(protocol="tcp", ports=[25], peer={"cidrs": ["10.0.1.10/32"]})]),
+                    [("exceptions[0]", "X-noc-snmp's rule X-noc-snmp_in_tcp25_cidr_10-0-1-10_32 is the same rule as R03_in_tcp25_cidr_10-0-1-10_32 (R03)")]),
+}
+BAD.update(BAD_EXCEPTIONS)
+
+
 #: Each group gets a plan of its own: a failed check of one module instance stops Terraform
 #: from evaluating what comes after it in the others (the variable's validation before every
 #: output; the input problems, seen here, before the cloud outputs' quota and limit checks).
-GROUPS = ({"version", "not-a-mapping"}, {"quota", "azure-addresses"})
+#: The planners' checks of exceptions fail the cloud outputs' preconditions, as the quota does.
+PLANNER_CASES = {"x-azure-name-two", "x-priority", "x-priority-own", "x-name", "x-duplicate"}
+GROUPS = ({"version", "not-a-mapping"}, {"quota", "azure-addresses"}, PLANNER_CASES)
 
 
 def _errors(workdir: Path, cases: dict) -> list[str]:
@@ -237,7 +340,8 @@ def test_bad_input_fails_the_plan_naming_the_key(bad_plan, case):
         found = [d for d in bad_plan if any(line.startswith(f"{key}: ") and text in line
                                             for line in d.splitlines())]
         assert found, f"no error names {key} with '{text}':\n" + "\n---\n".join(bad_plan)
-        if isinstance(name, str) and re.fullmatch(r"[a-z0-9-]{1,40}", name) and key not in ("deployment", "aws", "azure"):
+        if isinstance(name, str) and re.fullmatch(r"[a-z0-9-]{1,40}", name) and key not in ("deployment", "aws", "azure") \
+                and case not in PLANNER_CASES:
             assert any(f"The deployment '{name}'" in d for d in found), found
 
 
@@ -264,6 +368,20 @@ def test_the_plan_output_a_person_reads_has_no_terminal_controls(tmp_path):
     raw = [c for c in result.stdout + result.stderr
            if unicodedata.category(c) in ("Cc", "Cf") and c not in "\n"]
     assert not raw, raw
+
+
+@pytest.mark.parametrize("case", sorted(BAD_EXCEPTIONS))
+def test_bad_exceptions_are_refused_by_sxcloud_too(case):
+    """The module refuses what sxcloud refuses, under the same key: the loader, or the
+    planners for the rules' clashes."""
+    document, expected = BAD_EXCEPTIONS[case]
+    with pytest.raises(InputError) as caught:
+        d = config.parse(copy.deepcopy(document), Path(f"{case}.yaml"))
+        for cloud in d.targets:
+            (aws_plan if cloud == "aws" else azure_plan).plan(d)
+    found = [(key, message) for _, key, message in caught.value.problems]
+    for key, text in expected:
+        assert any(k == key and text in m for k, m in found), found
 
 
 # --- the module's files ---------------------------------------------------------------------

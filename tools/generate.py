@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from sxcloud import catalog, config, escape, policy, validation
+from sxcloud import catalog, config, escape, exceptions, policy, validation
 from sxcloud.aws import plan as aws_plan
 from sxcloud.azure import limits as azure_limits
 from sxcloud.azure import plan as azure_plan
@@ -177,6 +177,40 @@ def _azure() -> dict[str, Any]:
     }
 
 
+def _exceptions() -> dict[str, Any]:
+    """What the module needs for site exceptions (exceptions.tf): the schema's keys, enums,
+    patterns and bounds of an entry, the loader's hints and calendar, the Azure band."""
+    s = config.schema()
+    entry = s["$defs"]["exception"]
+    props = entry["properties"]
+    peer = props["peer"]["properties"]
+    azure_peer = peer["azure"]["properties"]
+    band = azure_plan.EXCEPTION_PRIORITIES
+    return {
+        "keys": list(props), "required": entry["required"], "peer_keys": list(peer),
+        "peer_aws_keys": list(s["$defs"]["awsBinding"]["properties"]),
+        "peer_azure_keys": list(azure_peer), "azure_keys": list(props["azure"]["properties"]),
+        "directions": props["direction"]["enum"],
+        "protocols": props["protocol"]["oneOf"][0]["enum"],
+        "peer_roles": peer["role"]["enum"], "clouds": props["clouds"]["items"]["enum"],
+        "named_numbers": {str(k): v for k, v in exceptions.NAMED_NUMBERS.items()},
+        "patterns": {
+            **{k: _re2(props[k]["pattern"])[0] for k in ("id", "reason", "owner", "ticket", "expires")},
+            "port_range": _re2(props["ports"]["items"]["oneOf"][1]["pattern"])[0],
+            "service_tags": _re2(azure_peer["service_tags"]["items"]["pattern"])[0],
+            "name": _re2(props["azure"]["properties"]["name"]["pattern"])[0],
+        },
+        "hints": dict(config._EXCEPTION_HINTS),
+        "asgs_max": azure_peer["application_security_group_ids"]["maxItems"],
+        "priority": {k: props["azure"]["properties"]["priority"][k] for k in ("minimum", "maximum")},
+        "prefix": exceptions.PREFIX, "warn_days": exceptions.WARN_DAYS,
+        "max_days_ahead": exceptions.MAX_DAYS_AHEAD,
+        "azure_protocols": dict(azure_plan._EXCEPTION_PROTOCOL),
+        "azure_band": {"first": band.start, "size": len(band)},
+        "esp_ah": [exceptions.ESP, exceptions.AH],
+    }
+
+
 def _azure_fixed_rules() -> list[dict[str, Any]]:
     """The rules every NSG gets (load-balancer allow, the denies), as the planner writes them."""
     d = config.parse({"version": 1, "name": "x", "roles": {"internal_network": ["10.0.0.0/16"],
@@ -204,9 +238,10 @@ def rules_catalog() -> str:
         "aws_tables": _aws(),
         "azure_tables": _azure(),
         "terminal_ranges": _terminal_ranges(),
+        "exception_tables": _exceptions(),
     }
     sources = ("sxcloud/catalog.py, policy.py,\n# deployment.schema.json, aws/plan.py, "
-               "azure/plan.py, azure/limits.py, validation.py, escape.py")
+               "azure/plan.py, azure/limits.py, validation.py, escape.py, exceptions.py")
     return HEADER.format(sources=sources) + "\nlocals " + hcl.value(data) + "\n"
 
 

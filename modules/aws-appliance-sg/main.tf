@@ -5,6 +5,7 @@
 module "rules" {
   source     = "../sxcloud-rules"
   deployment = local.deployment
+  today      = var.today
 }
 
 locals {
@@ -65,6 +66,7 @@ locals {
           local.placeholders[rule.referenced_security_group_id].id, rule.referenced_security_group_id, null
         )
         description = rule.description
+        tags        = try(rule.tags, null) # a site exception's: id, owner, expiry, ticket
       }
     }
   }
@@ -110,6 +112,7 @@ resource "aws_vpc_security_group_ingress_rule" "this" {
   prefix_list_id               = each.value.prefix_list_id
   referenced_security_group_id = each.value.self ? aws_security_group.this.id : each.value.referenced_security_group_id
   description                  = each.value.description
+  tags                         = each.value.tags
 }
 
 resource "aws_vpc_security_group_egress_rule" "this" {
@@ -124,4 +127,5 @@ resource "aws_vpc_security_group_egress_rule" "this" {
   prefix_list_id               = each.value.prefix_list_id
   referenced_security_group_id = each.value.self ? aws_security_group.this.id : each.value.referenced_security_group_id
   description                  = each.value.description
+  tags                         = each.value.tags
 }

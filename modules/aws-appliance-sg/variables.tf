@@ -36,3 +36,9 @@ variable "bound_prefix_list_ids" {
     error_message = "bound_prefix_list_ids: each name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-' (it becomes part of a Terraform resource key)."
   }
 }
+
+variable "today" {
+  description = "The day site exceptions' expiry is counted from, YYYY-MM-DD (sxcloud's `SXCLOUD_TODAY`), for reproducible plans and tests. Default: the plan's UTC date (`plantimestamp()`). Passed to sxcloud-rules."
+  type        = string
+  default     = null
+}

@@ -4,6 +4,7 @@
 module "rules" {
   source     = "../sxcloud-rules"
   deployment = var.deployment
+  today      = var.today
 }
 
 locals {

@@ -30,3 +30,9 @@ variable "network_interface_ids" {
     error_message = "network_interface_ids: each name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-' (it becomes part of a Terraform resource key)."
   }
 }
+
+variable "today" {
+  description = "The day site exceptions' expiry is counted from, YYYY-MM-DD (sxcloud's `SXCLOUD_TODAY`), for reproducible plans and tests. Default: the plan's UTC date (`plantimestamp()`). Passed to sxcloud-rules."
+  type        = string
+  default     = null
+}

@@ -55,7 +55,15 @@ locals {
   # --- rules ------------------------------------------------------------------------------
 
   aws_group_id = "$${aws_security_group.appliance.id}"
-  aws_rules = flatten([
+  # The vendor rules, then the site exceptions' (exceptions.tf).
+  aws_rules = concat(local.aws_vendor_rules, [
+    for r in local.aws_exception_rules : {
+      key         = r.key, type = r.type, family = r.family, label = r.label, protocol = r.protocol, port = 0,
+      description = r.description, kind = r.kind, value = r.value, from_port = r.from_port, to_port = r.to_port,
+      source      = r.source, origin = r.label
+    }
+  ])
+  aws_vendor_rules = flatten([
     for f in local.flows : [
       for p in local.aws_peers[f.peer] : {
         # e.g. R03_in_tcp25_cidr_10-20-1-10_32 (sxcloud/aws/plan.py rule_key). Peers are
@@ -75,18 +83,22 @@ locals {
         description = "${f.id} ${f.slug}: ${f.rationale}"
         kind        = p.kind
         value       = p.value == local.aws_tables.self ? local.aws_group_id : p.value
+        from_port   = f.protocol == "all" ? null : f.port
+        to_port     = f.protocol == "all" ? null : f.port
+        source      = "aws"
+        origin      = f.id
       }
     ] if local.d.aws != null
   ])
   aws_peer_kinds = { cidr_ipv4 = "cidr", cidr_ipv6 = "cidr", prefix_list_id = "pl", referenced_security_group_id = "sg" }
 
   # Attributes as synthesis writes them: no from_port/to_port for "all" traffic.
-  aws_rule_attributes = {
-    for r in local.aws_rules : r.key => merge(
+  aws_rule_attributes = merge({
+    for r in local.aws_vendor_rules : r.key => merge(
       { security_group_id = local.aws_group_id, ip_protocol = r.protocol, description = r.description, (r.kind) = r.value },
       { for k in ["from_port", "to_port"] : k => r.port if r.protocol != "-1" },
     )
-  }
+  }, local.aws_exception_attributes)
 
   aws_resources = local.d.aws == null ? null : merge(
     {
@@ -113,13 +125,13 @@ locals {
     ingress = { for fam in ["IPv4", "IPv6"] : fam => length([for r in local.aws_rules : r if r.type == "aws_vpc_security_group_ingress_rule" && r.family == fam]) }
     egress  = { for fam in ["IPv4", "IPv6"] : fam => length([for r in local.aws_rules : r if r.type == "aws_vpc_security_group_egress_rule" && r.family == fam]) }
   }
-  aws_problems = local.d.aws == null || length(local.input_problems) > 0 ? [] : flatten([
+  aws_problems = local.d.aws == null || length(local.input_problems) > 0 ? [] : concat(local.aws_exception_problems, flatten([
     for direction in ["ingress", "egress"] : [
       for fam, count in local.aws_usage[direction] :
       "aws: ${count} ${fam} ${direction} rules exceed the quota of ${local.d.aws.rule_quota} per direction and IP family (most from: ${join(", ", local.aws_heaviest[direction][fam])}); bind the role to a managed prefix list (aws.bindings.<role>.prefix_list_ids), or, once AWS has raised the quota, set aws.rule_quota"
       if count > local.d.aws.rule_quota
     ]
-  ])
+  ]))
   # direction -> family -> the three row-and-peer pairs with most rules, e.g. "R03 admin_pc (70)".
   aws_heaviest = {
     for direction in ["ingress", "egress"] : direction => {

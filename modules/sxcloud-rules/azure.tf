@@ -50,7 +50,10 @@ locals {
       description = "sxcloud: ${join(", ", distinct([for m in members : "${m.flow.id} ${m.flow.slug}"]))}"
     }
   ]
-  azure_rules = concat(local.azure_allow, local.d.azure == null ? [] : local.azure_tables.fixed_rules)
+  # The vendor rules, the site exceptions' (exceptions.tf), the load-balancer allow and denies.
+  azure_rules = concat(local.azure_allow, [
+    for r in local.azure_exception_rules : { for k, v in r : k => v if !contains(["exception", "label"], k) }
+  ], local.d.azure == null ? [] : local.azure_tables.fixed_rules)
 
   azure_rule_resources = {
     for r in local.azure_rules : r.name => merge(
@@ -122,6 +125,8 @@ locals {
   }
   azure_asgs = distinct(flatten([for r in local.azure_rules : [for a in [r.source, r.destination] : [for v in a.values : lower(v)] if a.kind == "asg"]]))
   azure_problems = local.d.azure == null || length(local.input_problems) > 0 ? [] : concat(
+    local.azure_identity_problems,
+    local.azure_collision_problems,
     [
       for n in [local.azure_nsg, replace(local.azure_tables.asg_name, "%s", local.d.name)] :
       "azure: ${n}: the name is not valid in Azure (1 to ${local.azure_limit.name_max} letters, digits, '_', '.' and '-')"

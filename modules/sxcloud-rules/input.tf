@@ -218,6 +218,7 @@ locals {
     flatten([for r in local.roles : [for e in local.cidr_entries[r] : "${e.key}: ${e.problem}" if e.problem != null]]),
     local.coverage_problems,
     local.role_problems,
+    local.exception_problems,
     length(local.targets) == 0 && local.has_cloud_keys == 0 ? ["deployment: has neither an 'aws' nor an 'azure' section, so there is nothing to synthesize"] : [],
   )
   has_cloud_keys = length(setintersection(local.given[""], ["aws", "azure"]))
@@ -357,16 +358,19 @@ locals {
 
   # --- warnings (sxcloud's loader gives the same ones, prefixed with the file's path) -------
 
+  # A role that only an exception names is used all the same.
+  used_roles = merge(local.needed_roles, local.exception_roles)
   input_warnings = concat(
-    [for r in local.roles : "roles.${r} is not used with these options" if !contains(keys(local.needed_roles), r) && length(local.d.roles[r]) > 0],
-    flatten([for c in local.targets : [for r in local.bindings_by_cloud[c] : "${c}.bindings.${r} is not used with these options" if !contains(keys(local.needed_roles), r)]]),
+    [for r in local.roles : "roles.${r} is not used with these options" if !contains(keys(local.used_roles), r) && length(local.d.roles[r]) > 0],
+    flatten([for c in local.targets : [for r in local.bindings_by_cloud[c] : "${c}.bindings.${r} is not used with these options" if !contains(keys(local.used_roles), r)]]),
     local.d.appliance.features.admin_http ? ["appliance.features.admin_http opens plain-HTTP administration (R15, TCP 8080); the vendor recommends admin_https (R16, TCP 8443) only"] : [],
     local.d.appliance.internal_firewall ? [] : flatten([
       for r in ["internal_mail_server", "internal_nameserver", "admin_pc"] : [
         for n in local.d.roles[r] : "roles.${r} ${n} lies outside roles.internal_network; a simple installation drops the ** rows that would reach it"
-        if contains(keys(local.needed_roles), r) && !anytrue([for i in local.d.roles.internal_network : local.within[n][i]])
+        if contains(keys(local.used_roles), r) && !anytrue([for i in local.d.roles.internal_network : local.within[n][i]])
       ]
     ]),
+    local.exception_warnings,
   )
   # network -> internal network -> whether the first lies within the second (same family).
   within = {

@@ -137,3 +137,31 @@ run "bad_bound_name" {
 
   expect_failures = [var.bound_security_group_ids]
 }
+
+run "site_exceptions" {
+  command = apply
+
+  variables {
+    deployment = yamldecode(file("../../examples/exceptions-both.yaml"))
+    today      = "2026-12-01"
+  }
+
+  assert {
+    condition = aws_vpc_security_group_ingress_rule.this["X-noc-snmp_in_udp161_cidr_10-0-50-10_32"].tags == tomap({
+      "sxcloud:exception" = "noc-snmp", "sxcloud:owner" = "noc-team", "sxcloud:expires" = "2027-06-30", "sxcloud:ticket" = "CHG-1234"
+    })
+    error_message = "an exception's rule carries its id, owner, expiry and ticket as tags"
+  }
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.this["X-noc-ping_in_icmpt8_cidr_10-0-50-10_32"].from_port == 8 && aws_vpc_security_group_ingress_rule.this["X-noc-ping_in_icmpt8_cidr_10-0-50-10_32"].to_port == -1
+    error_message = "an ICMP type is from_port, every code is to_port -1"
+  }
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.this["X-vpn-esp_out_p50_cidr_10-0-70-1_32"].ip_protocol == "50" && aws_vpc_security_group_egress_rule.this["X-vpn-esp_out_p50_cidr_10-0-70-1_32"].from_port == null
+    error_message = "a protocol number has no ports"
+  }
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.this["R03_in_tcp25_cidr_10-0-1-10_32"].tags == null
+    error_message = "vendor rules carry no tags"
+  }
+}

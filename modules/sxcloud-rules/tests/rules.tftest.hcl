@@ -119,3 +119,77 @@ run "control_characters_in_the_name" {
   }
   expect_failures = [output.warnings]
 }
+
+# Site exceptions: a plain YAML date (which yamldecode reads as a timestamp) is the date, and
+# `today` fixes the day the expiry warnings count from.
+run "exception_with_a_plain_yaml_date" {
+  command = plan
+  variables {
+    today = "2027-06-10"
+    deployment = merge(var.deployment, yamldecode(<<-YAML
+      exceptions:
+        - id: noc-snmp
+          direction: inbound
+          protocol: udp
+          ports: [161]
+          peer: {cidrs: [10.0.50.10/32]}
+          reason: SNMP polling by the NOC
+          owner: noc-team
+          expires: 2027-06-30
+      YAML
+    ))
+  }
+
+  assert {
+    condition     = output.aws_resources.aws_vpc_security_group_ingress_rule["X-noc-snmp_in_udp161_cidr_10-0-50-10_32"].tags["sxcloud:expires"] == "2027-06-30"
+    error_message = "a plain YAML date is the date"
+  }
+  assert {
+    condition     = contains(output.warnings, "exceptions[0]: X-noc-snmp expires in 20 days (2027-06-30); renew it (a later `expires`) or remove it")
+    error_message = "an exception within 30 days of its date warns, counted from var.today"
+  }
+}
+
+run "exception_expired" {
+  command = plan
+  variables {
+    today = "2027-07-02"
+    deployment = merge(var.deployment, {
+      exceptions = [{
+        id     = "noc-snmp", direction = "inbound", protocol = "udp", ports = [161], peer = { cidrs = ["10.0.50.10/32"] },
+        reason = "SNMP polling by the NOC", owner = "noc-team", expires = "2027-06-30"
+      }]
+    })
+  }
+
+  assert {
+    condition     = contains(output.warnings, "exceptions[0]: X-noc-snmp expired on 2027-06-30 (expired 2 days ago); it is still emitted, and verify, review and audit report it until it is renewed or removed")
+    error_message = "an expired exception warns, and its rules stay"
+  }
+  assert {
+    condition     = output.azure_resources.azurerm_network_security_rule["X-noc-snmp-in-v4"].protocol == "Udp"
+    error_message = "an expired exception's rules are still emitted"
+  }
+}
+
+run "exception_too_far_ahead" {
+  command = plan
+  variables {
+    today = "2026-06-01"
+    deployment = merge(var.deployment, {
+      exceptions = [{
+        id     = "noc-snmp", direction = "inbound", protocol = "udp", ports = [161], peer = { cidrs = ["10.0.50.10/32"] },
+        reason = "SNMP polling by the NOC", owner = "noc-team", expires = "2027-06-30"
+      }]
+    })
+  }
+  expect_failures = [output.warnings]
+}
+
+run "today_malformed" {
+  command = plan
+  variables {
+    today = "2027-02-30"
+  }
+  expect_failures = [var.today]
+}
