@@ -126,6 +126,28 @@ def test_an_icmp_exception_is_verified_exactly_on_aws(synthesized_exceptions):
     assert {f.region.ports for f in result.findings} == {(0, 8 * 256 - 1), (9 * 256, 65535)}
 
 
+@pytest.mark.parametrize("protocol,exact", [("icmpv6", True), ("icmp", False)])
+def test_an_aws_icmp_exception_is_icmpv6_for_an_ipv6_peer(synthesized_exceptions, protocol,
+                                                          exact):
+    """As the AWS planner writes it (aws.plan), an ICMP exception is ICMPv6 for its IPv6
+    CIDRs: the rule for such a CIDR must be icmpv6, an icmp one is the wrong protocol."""
+    data = conftest.example_data(EXAMPLE)
+    (ping,) = [e for e in data["exceptions"] if e["id"] == "noc-ping"]
+    ping["peer"]["cidrs"].append("2001:db8:50::10/128")
+    doc = document(synthesized_exceptions, "aws")
+    rules = doc["resource"][SG_IN]
+    v6 = {k: v for k, v in rules["X-noc-ping_in_icmpt8_cidr_10-0-50-10_32"].items()
+          if k != "cidr_ipv4"}
+    rules["X-noc-ping_v6"] = {**v6, "cidr_ipv6": "2001:db8:50::10/128", "ip_protocol": protocol}
+    result = run(conftest.deployment(data, EXAMPLE), "aws", doc)
+    if exact:
+        assert result.findings == [], [f.message for f in result.findings]
+        return
+    assert {(f.kind, str(f.region)) for f in result.findings} == {
+        (MISSING, "inbound ICMPv6 type 8 from 2001:db8:50::10/128"),
+        (UNEXPECTED, "inbound ICMP type 8 from 2001:db8:50::10/128")}
+
+
 @pytest.mark.parametrize("cloud", ["aws", "azure"])
 def test_an_esp_exception_is_verified_exactly(synthesized_exceptions, cloud):
     """X-vpn-esp (protocol 50 to one address): dropped, it is missing; widened to every

@@ -286,6 +286,35 @@ def test_every_tcp_port_from_the_internet_is_flagged_not_a_crash(
     assert "TCP all ports" in "\n".join(markdown.stack_section(stack, None, True))
 
 
+def test_icmp_and_gre_rules_added_in_a_plan_are_openings_named_in_words(
+        synthesized: Synthesized, tmp_path: Path) -> None:
+    """Issue 14: the openings a plan adds are read as verify's engine reads the rules, so an
+    ICMP echo rule is ICMP type 8 (not every ICMP type), GRE is protocol 47 (GRE)."""
+    plan = _plan(synthesized, AWS, "aws")
+    copy_rule(plan, "ping", from_port=8, to_port=-1, ip_protocol="icmp",
+              cidr_ipv4="0.0.0.0/0", description="ping")
+    copy_rule(plan, "gre", from_port=-1, to_port=-1, ip_protocol="47",
+              cidr_ipv4="0.0.0.0/0", description="gre")
+    stack = _review(AWS, plan, tmp_path)
+    assert sorted(str(o.ports) for o in stack.change.added if o.origin == UNINTENDED) == [
+        "ICMP type 8", "protocol 47 (GRE)"]
+    assert any("inbound ICMP type 8 from 0.0.0.0/0" in f for f in stack.findings)
+    assert any("inbound protocol 47 (GRE) from 0.0.0.0/0" in f for f in stack.findings)
+    chart = mermaid.flowchart(stack.head, stack.change)
+    assert "ICMP type 8" in chart and "protocol 47 (GRE)" in chart
+
+
+def test_an_azure_esp_rule_added_in_a_plan_is_named_in_words(
+        synthesized: Synthesized, tmp_path: Path) -> None:
+    plan = _plan(synthesized, AZURE, "azure")
+    _extra_azure_rule(plan, "vpn-esp", 300, "*")
+    plan["resource_changes"][-1]["change"]["after"]["protocol"] = "Esp"
+    stack = _review(AZURE, plan, tmp_path)
+    assert [str(o.ports) for o in stack.change.added if o.origin == UNINTENDED] == [
+        "protocol 50 (ESP)"]
+    assert any("inbound protocol 50 (ESP) from Internet" in f for f in stack.findings)
+
+
 # --- other resources ------------------------------------------------------------------------
 
 def test_a_resource_no_file_intends_is_a_finding(synthesized: Synthesized,

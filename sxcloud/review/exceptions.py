@@ -30,7 +30,7 @@ from ..config import Deployment
 from ..exceptions import SiteException
 from ..policy import exception_flows
 from . import openings
-from .openings import ALL_PROTOCOLS, CIDR, EXCEPTION, Firewall, Opening, Ports
+from .openings import ALL_PROTOCOLS, CIDR, EXCEPTION, Firewall, Opening, rule_ports
 
 # What happened to an exception between the base and the head.
 ADDED = "added"
@@ -83,7 +83,7 @@ def _aws_openings(plan: aws_plan.SgPlan) -> list[Opening]:
         if r.exception is None:
             continue
         protocol = ALL_PROTOCOLS if r.ip_protocol == "-1" else r.ip_protocol
-        out.append(Opening(r.flow.direction, _ports(protocol, r.from_port, r.to_port),
+        out.append(Opening(r.flow.direction, rule_ports(protocol, r.from_port, r.to_port, icmp=True),
                            openings.aws_peer(r.peer), r.exception.label, (), EXCEPTION, r.key,
                            description=r.description))
     return out
@@ -99,7 +99,7 @@ def _azure_openings(plan: azure_plan.NsgPlan) -> list[Opening]:
         protocol = ALL_PROTOCOLS if rule.protocol == "*" else rule.protocol.lower()
         ranges = [(None, None)] if rule.ports == ("*",) else [_range(p) for p in rule.ports]
         for peer in openings.azure_address_peers(rule.source if inbound else rule.destination):
-            out += [Opening(flow.direction, _ports(protocol, low, high), peer, flow.origin, (),
+            out += [Opening(flow.direction, rule_ports(protocol, low, high), peer, flow.origin, (),
                             EXCEPTION, f"{rule.name} ({rule.priority})",
                             description=rule.description)
                     for low, high in ranges]
@@ -109,14 +109,6 @@ def _azure_openings(plan: azure_plan.NsgPlan) -> list[Opening]:
 def _range(text: str) -> tuple[int | None, int | None]:
     low, _, high = text.partition("-")
     return int(low), int(high or low)
-
-
-def _ports(protocol: str, low: int | None, high: int | None) -> Ports:
-    """As a plan's rule is read (review.tfplan): ICMP type and code are not ports, and
-    0-65535 is every port."""
-    if protocol not in ("tcp", "udp") or low is None or (low, high) == (0, 65535):
-        return Ports(protocol)
-    return Ports(protocol, low, high)
 
 
 def intended(planned: Planned) -> list[Firewall]:

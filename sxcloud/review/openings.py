@@ -21,6 +21,7 @@ from ..aws import plan as aws_plan
 from ..azure import limits
 from ..azure import plan as azure_plan
 from ..policy import INBOUND, OUTBOUND
+from ..verify import space
 
 # Where an opening comes from; the flags column and the warnings use these.
 TABLE = "table"  # a row of the vendor table
@@ -45,10 +46,11 @@ _ROW_ORDER = {row.id: index for index, row in enumerate(catalog.ROWS)}
 @total_ordering
 @dataclass(frozen=True)
 class Ports:
-    """A protocol and a destination port range; low/high None means every port."""
+    """A protocol and a destination port range (for an AWS ICMP rule its type and code);
+    low/high None means every port."""
 
-    protocol: str  # tcp, udp, icmp, all, or what a plan names
-    low: int | None = None
+    protocol: str  # tcp, udp, icmp, icmpv6, all, or what a plan names (esp, a number)
+    low: int | None = None  # ICMP: type * 256 + code, as verify.space counts them
     high: int | None = None
 
     def _order(self) -> tuple[str, int, int]:
@@ -63,10 +65,17 @@ class Ports:
     def __str__(self) -> str:
         if self.protocol == ALL_PROTOCOLS:
             return "all traffic" if self.low is None else f"any protocol {self._range()}"
-        name = self.protocol.upper()
-        if self.low is None:
-            return f"{name} all ports" if self.protocol in ("tcp", "udp") else name
-        return f"{name} {self._range()}"
+        if self.protocol in ("tcp", "udp"):
+            name = self.protocol.upper()
+            return f"{name} all ports" if self.low is None else f"{name} {self._range()}"
+        try:  # named in words as verify names it: ICMP, ICMPv6, protocol 47 (GRE)
+            numbers = frozenset(space.parse_protocol(self.protocol) or space.PROTOCOLS)
+        except ValueError:  # not a protocol a cloud knows: as the rule writes it
+            return self.protocol.upper()
+        name = space.protocols_text(numbers)
+        if self.low is None or self.high is None:
+            return name
+        return f"{name} {space.ports_text(numbers, self.low, self.high)}"
 
     def _range(self) -> str:
         return str(self.low) if self.low == self.high else f"{self.low}-{self.high}"
@@ -176,6 +185,20 @@ def merge(openings: list[Opening]) -> tuple[Opening, ...]:
                                 old.origin, resources, old.note or o.note,
                                 old.description or o.description)
     return tuple(merged.values())
+
+
+def rule_ports(protocol: str, low: int | None = None, high: int | None = None,
+               icmp: bool = False) -> Ports:
+    """A rule's protocol and ports as verify's engine reads them (verify.space): ports
+    restrict TCP and UDP, 0-65535 being every port; with `icmp` (an AWS ICMP rule) `low` and
+    `high` are its type and code (-1: every), which restrict ICMP and ICMPv6; other
+    protocols are matched whole."""
+    if icmp and protocol in ("icmp", "icmpv6") and low is not None and high is not None:
+        ranges = space.icmp_ranges(low, high)
+        return Ports(protocol, *ranges[0]) if ranges else Ports(protocol)
+    if protocol not in ("tcp", "udp") or low is None or (low, high) == space.EVERY_PORT:
+        return Ports(protocol)
+    return Ports(protocol, low, high)
 
 
 def flow_ports(service: catalog.Service) -> Ports:

@@ -39,6 +39,7 @@ from .openings import (
     Peer,
     Ports,
     guard_text,
+    rule_ports,
 )
 
 # sxcloud's Terraform names (sxcloud.aws.constructs, sxcloud.azure.constructs).
@@ -174,13 +175,6 @@ def _state(stack: PlannedStack, side: str) -> State:
     return stack.before if side == BEFORE else stack.after
 
 
-def _ports(protocol: str, low: int | None = None, high: int | None = None) -> Ports:
-    """ICMP type/code are not ports: shown as the protocol; 0-65535 is every port."""
-    if protocol not in ("tcp", "udp") or low is None or (low, high) == (0, 65535):
-        return Ports(protocol)
-    return Ports(protocol, low, high)
-
-
 def _raw(direction: str, ports: Ports, peer: Peer, resource: str, description: str,
          note: str = "") -> Opening:
     return Opening(direction, ports, peer, None, (), UNINTENDED, resource, note, description)
@@ -195,7 +189,7 @@ def _aws(sides: dict[str, Document], path: Path) -> PlannedStack | None:
             continue
         state = _state(stack, side)
         for rule in tf.security_group_rules(sides[side], group).rules:
-            opening = _raw(rule.direction, _ports(rule.protocol, *(rule.ports or (None, None))),
+            opening = _raw(rule.direction, _sg_ports(rule),
                            _aws_peer(rule), rule.address, rule.description,
                            NOTES.get(rule.origin, ""))
             state.openings.append(opening)
@@ -203,6 +197,10 @@ def _aws(sides: dict[str, Document], path: Path) -> PlannedStack | None:
                                   opening.peer.family))
         state.rule_count = len(state.openings)
     return stack
+
+
+def _sg_ports(rule: tf.SgRule) -> Ports:
+    return rule_ports(rule.protocol, *(rule.ports or (None, None)), icmp=True)
 
 
 def _aws_peer(rule: tf.SgRule) -> Peer:
@@ -249,8 +247,8 @@ def _azure_rules(rules: list[tf.NsgRule], state: State) -> None:
         origin_note = INLINE_NOTE_AZ if rule.origin == tf.INLINE else NOTES.get(rule.origin, "")
         own = _azure_side(rule.destination if inbound else rule.source)
         peer_side = _azure_side(rule.source if inbound else rule.destination)
-        ports = [_ports(rule.protocol)] if rule.ports is None else sorted(
-            {_ports(rule.protocol, low, high) for low, high in rule.ports})
+        ports = [rule_ports(rule.protocol)] if rule.ports is None else sorted(
+            {rule_ports(rule.protocol, low, high) for low, high in rule.ports})
         everything = (rule.protocol == ALL_PROTOCOLS and ports == [Ports(ALL_PROTOCOLS)]
                       and peer_side == [Peer(TAG, "*")])
         if not rule.allow:
@@ -326,14 +324,14 @@ def _others(sides: dict[str, Document], cloud: str,
 
 
 def _sg_opens(rule: tf.SgRule) -> str:
-    ports = _ports(rule.protocol, *(rule.ports or (None, None)))
+    ports = _sg_ports(rule)
     peer = "the appliances' security group" if rule.value == SELF else _aws_peer(rule).short()
     return f"{rule.direction} {ports} {'from' if rule.direction == INBOUND else 'to'} {peer}"
 
 
 def _nsg_opens(rule: tf.NsgRule) -> str:
-    ports = [_ports(rule.protocol)] if rule.ports is None else sorted(
-        {_ports(rule.protocol, low, high) for low, high in rule.ports})
+    ports = [rule_ports(rule.protocol)] if rule.ports is None else sorted(
+        {rule_ports(rule.protocol, low, high) for low, high in rule.ports})
 
     def side(s: tf.Side) -> str:
         return ", ".join("the appliances' ASG" if p.kind == SELF else p.short()
