@@ -1,6 +1,7 @@
 """Shared fixtures. Synthesis starts jsii (~0.6 s), so every stack the tests need is
-synthesized once per session, in one CDK app: the examples, the built-in example, and
-variants of each example with one option toggled (for the construct-id stability tests)."""
+synthesized once per session, in one CDK app: the examples, the built-in example, variants
+of each example with one option toggled (for the construct-id stability tests), and, for
+an example with site exceptions, variants with one exception inserted, removed or edited."""
 
 from __future__ import annotations
 
@@ -22,12 +23,9 @@ from moto_server import aws_environment, moto_server  # noqa: E402,F401  (sessio
 from sxcloud import catalog, config  # noqa: E402
 from sxcloud.app import plan_all, synth  # noqa: E402
 
-#: Examples with site exceptions: synthesized and tested with the other examples here, but
-#: not in EXAMPLES, which the paths that take every example iterate (verify, review, the
-#: modules, moto), until each of them handles exceptions.
-EXCEPTION_EXAMPLES = [ROOT / "examples" / "exceptions-both.yaml"]
-EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.yaml")
-                  if p not in EXCEPTION_EXAMPLES) + [config.builtin_example()]
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml")) + [config.builtin_example()]
+#: The example with site exceptions (one of EXAMPLES), for the tests of exceptions.
+EXCEPTIONS_EXAMPLE = ROOT / "examples" / "exceptions-both.yaml"
 
 #: "Today" for the whole session (and the commands it runs), so that the examples' expiry
 #: dates give the same warnings on every day; tests of other days set their own.
@@ -139,7 +137,8 @@ def exception_variants(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @dataclass
 class Synthesized:
     out: Path
-    variants: list[Variant]
+    variants: list[Variant]  # one option toggled
+    changes: list[Variant]  # one exception inserted, removed or edited (option: the change)
 
     def stack(self, name: str) -> dict[str, Any]:
         return json.loads((self.out / "stacks" / name / "cdk.tf.json").read_text())
@@ -148,9 +147,18 @@ class Synthesized:
         return self.out / "stacks" / name
 
 
+def changed_exceptions(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """An example's exception variants (`exception_variants`) by change, each named
+    `<name>-<change>`; none for an example without exceptions."""
+    if not data.get("exceptions"):
+        return {}
+    return {change: {**changed, "name": f"{data['name']}-{change}"}
+            for change, changed in exception_variants(data).items()}
+
+
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    deployments, variants = [], []
+    deployments, variants, changes = [], [], []
     for path in EXAMPLES:
         data = example_data(path)
         deployments.append(deployment(data, path))
@@ -160,22 +168,9 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             changed["name"] = f"{data['name']}-t{index}"
             deployments.append(deployment(changed, path))
             variants.append(Variant(data["name"], changed["name"], option))
+        for change, changed in changed_exceptions(data).items():
+            deployments.append(deployment(changed, path))
+            changes.append(Variant(data["name"], changed["name"], change))
     out = tmp_path_factory.mktemp("synth") / "cdktf.out"
     synth(plan_all(deployments), out)
-    return Synthesized(out, variants)
-
-
-@pytest.fixture(scope="session")
-def synthesized_exceptions(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The examples with site exceptions and their variants (`exception_variants`, named
-    `<name>-<change>`), in an app of their own: the tests of `synthesized` count its
-    stacks, and verify them, which does not know exceptions yet."""
-    deployments = []
-    for path in EXCEPTION_EXAMPLES:
-        data = example_data(path)
-        deployments.append(deployment(data, path))
-        for change, changed in exception_variants(data).items():
-            deployments.append(deployment({**changed, "name": f"{data['name']}-{change}"}, path))
-    out = tmp_path_factory.mktemp("synth-exceptions") / "cdktf.out"
-    synth(plan_all(deployments), out)
-    return Synthesized(out, [])
+    return Synthesized(out, variants, changes)

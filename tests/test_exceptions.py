@@ -633,7 +633,7 @@ def _azure_view(data):
 
 @pytest.mark.parametrize("view", [_aws_view, _azure_view])
 def test_one_exception_added_removed_or_edited_changes_nothing_else(view):
-    base = conftest.example_data(conftest.EXCEPTION_EXAMPLES[0])
+    base = conftest.example_data(conftest.EXCEPTIONS_EXAMPLE)
     before = view(base)
     for change, data in conftest.exception_variants(base).items():
         after = view(data)
@@ -647,7 +647,7 @@ def test_one_exception_added_removed_or_edited_changes_nothing_else(view):
 
 # --- `sxcloud plan` -------------------------------------------------------------------------
 
-EXAMPLE = conftest.EXCEPTION_EXAMPLES[0]
+EXAMPLE = conftest.EXCEPTIONS_EXAMPLE
 
 
 def test_plan_text_lists_exceptions_apart_from_the_vendor_rows(capsys):

@@ -21,13 +21,13 @@ import pytest
 import aws_sites
 import terraform
 import terraform_live
-from conftest import EXCEPTION_EXAMPLES, deployment
+from conftest import EXCEPTIONS_EXAMPLE, deployment
 from moto_server import MotoServer
 from sxcloud import cli, config
 from sxcloud.app import plan_all, synth
 from sxcloud.aws.plan import EGRESS, INGRESS, plan
 
-EXAMPLE = EXCEPTION_EXAMPLES[0]
+EXAMPLE = EXCEPTIONS_EXAMPLE
 REMOVED = "partner-relay"  # the exception the second version of the file drops
 EXPIRED_ONE = "2027-03-01"  # X-admin-ssh ended on 2027-02-28; the others end later
 RULE_TYPE = {INGRESS: "aws_vpc_security_group_ingress_rule",
@@ -43,21 +43,12 @@ class Applied:
     tf: Any
 
 
-#: moto 5.x answers AuthorizeSecurityGroupEgress for a protocol without ports (ESP, 50) with
-#: a 500 Internal Server Error, which the aws provider retries until its timeout; AWS accepts
-#: it (test_exceptions_synth.py validates the rule with the real provider). So X-vpn-esp is
-#: left out here.
-MOTO_REFUSES_PROTOCOL_NUMBERS = True
-
-
 def aws_only(data: dict[str, Any]) -> dict[str, Any]:
-    """The example's AWS side: no azure section, no exception that is only Azure's, and none
-    for a protocol number (MOTO_REFUSES_PROTOCOL_NUMBERS)."""
+    """The example's AWS side: no azure section, no exception that is only Azure's (on_moto
+    has left out those moto refuses, aws_sites.MOTO_REFUSES_PROTOCOL_NUMBERS)."""
     out = copy.deepcopy(data)
     out.pop("azure", None)
-    out["exceptions"] = [e for e in out["exceptions"] if "aws" in e.get("clouds", ["aws"])
-                         and not (MOTO_REFUSES_PROTOCOL_NUMBERS
-                                  and isinstance(e["protocol"], int))]
+    out["exceptions"] = [e for e in out["exceptions"] if "aws" in e.get("clouds", ["aws"])]
     for e in out["exceptions"]:
         e.pop("clouds", None)
     return out

@@ -1,6 +1,6 @@
 """Site exceptions on the read-back paths: verify intends them, audit expects them, and both
 report an expired one (naming X-<id>) once SXCLOUD_TODAY is after its date. The stacks are
-conftest.synthesized_exceptions; review is covered by
+conftest.synthesized; review is covered by
 its goldens (test_review_golden.py) and test_review_exceptions.py."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sxcloud.aws.plan import plan as aws_plan
 from sxcloud.cli import main
 from sxcloud.verify.model import EXPIRED, MISSING, UNEXPECTED
 
-EXAMPLE = conftest.EXCEPTION_EXAMPLES[0]
+EXAMPLE = conftest.EXCEPTIONS_EXAMPLE
 NAME = conftest.example_data(EXAMPLE)["name"]
 EXPIRED_ONE = "2027-03-01"  # X-admin-ssh ended on 2027-02-28; the others end later
 SG_IN = "aws_vpc_security_group_ingress_rule"
@@ -43,35 +43,35 @@ def verified(stacks: conftest.Synthesized, cloud: str, change=None):  # type: ig
 # --- verify ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("cloud", ["aws", "azure"])
-def test_a_stack_with_exceptions_is_exact(synthesized_exceptions, cloud):
-    result = verified(synthesized_exceptions, cloud)
+def test_a_stack_with_exceptions_is_exact(synthesized, cloud):
+    result = verified(synthesized, cloud)
     assert result.findings == [], [f.message for f in result.findings]
     d = config.load(EXAMPLE)
     assert result.intended_flows > len([e for e in d.exceptions if cloud in e.clouds])
 
 
-def test_a_dropped_exception_rule_is_missing_on_aws(synthesized_exceptions):
+def test_a_dropped_exception_rule_is_missing_on_aws(synthesized):
     def drop(resources):
         del resources[SG_IN]["X-noc-snmp_in_udp161_cidr_10-0-50-10_32"]
-    result = verified(synthesized_exceptions, "aws", drop)
+    result = verified(synthesized, "aws", drop)
     assert kinds(result) == {MISSING}
     assert all("X-noc-snmp" in text for text in intended(result))
     assert {(f.protocol, f.port) for f in result.findings} == {("UDP", 161)}
     assert {str(f.region) for f in result.findings} == {"inbound UDP 161 from 10.0.50.10/32"}
 
 
-def test_a_dropped_exception_rule_is_missing_on_azure(synthesized_exceptions):
+def test_a_dropped_exception_rule_is_missing_on_azure(synthesized):
     def drop(resources):
         del resources[NSG_RULE]["X-siem-syslog-out-v4"]
-    result = verified(synthesized_exceptions, "azure", drop)
+    result = verified(synthesized, "azure", drop)
     assert kinds(result) == {MISSING}
     assert all("X-siem-syslog" in text for text in intended(result))
 
 
-def test_an_exception_rule_widened_to_more_addresses_is_unexpected(synthesized_exceptions):
+def test_an_exception_rule_widened_to_more_addresses_is_unexpected(synthesized):
     def widen(resources):
         resources[SG_IN]["X-noc-snmp_in_udp161_cidr_10-0-50-10_32"]["cidr_ipv4"] = "10.0.50.0/24"
-    result = verified(synthesized_exceptions, "aws", widen)
+    result = verified(synthesized, "aws", widen)
     # Unexpected at the new addresses; and the exception's own flow is granted only by a
     # rule wider than its peer, as a role's would be.
     assert kinds(result) == {UNEXPECTED, MISSING}
@@ -83,7 +83,7 @@ def test_an_exception_rule_widened_to_more_addresses_is_unexpected(synthesized_e
 
 
 @pytest.mark.parametrize("cloud", ["aws", "azure"])
-def test_an_exception_rule_widened_to_more_ports_is_unexpected(synthesized_exceptions, cloud):
+def test_an_exception_rule_widened_to_more_ports_is_unexpected(synthesized, cloud):
     def widen(resources):
         if cloud == "aws":
             resources[SG_IN]["X-partner-relay_in_tcp10025-10030_cidr_198-51-100-0_24"][
@@ -91,28 +91,28 @@ def test_an_exception_rule_widened_to_more_ports_is_unexpected(synthesized_excep
         else:
             resources[NSG_RULE]["X-partner-relay-in-v4"]["destination_port_ranges"] = [
                 "2525", "10025-10040"]
-    result = verified(synthesized_exceptions, cloud, widen)
+    result = verified(synthesized, cloud, widen)
     assert kinds(result) == {UNEXPECTED}
     assert {f.region.ports for f in result.findings} == {(10031, 10040)}
 
 
-def test_a_rule_for_the_exception_peer_on_another_port_is_unexpected(synthesized_exceptions):
+def test_a_rule_for_the_exception_peer_on_another_port_is_unexpected(synthesized):
     """The exception's peer is not a role: nothing else is intended with it."""
     def other_port(resources):
         resources[SG_IN]["X-noc-snmp_in_udp161_cidr_10-0-50-10_32"].update(
             from_port=162, to_port=162)
-    result = verified(synthesized_exceptions, "aws", other_port)
+    result = verified(synthesized, "aws", other_port)
     assert kinds(result) == {MISSING, UNEXPECTED}
 
 
-def test_an_icmp_exception_is_verified_exactly_on_aws(synthesized_exceptions):
+def test_an_icmp_exception_is_verified_exactly_on_aws(synthesized):
     """X-noc-ping (ICMP type 8 from the NOC): dropped, its ICMP is missing; widened to every
     type, the other types are unexpected, named in words."""
     key = "X-noc-ping_in_icmpt8_cidr_10-0-50-10_32"
 
     def drop(resources):
         del resources[SG_IN][key]
-    result = verified(synthesized_exceptions, "aws", drop)
+    result = verified(synthesized, "aws", drop)
     assert kinds(result) == {MISSING}
     assert {str(f.region) for f in result.findings} == {"inbound ICMP type 8 from 10.0.50.10/32"}
     (reason,) = intended(result)
@@ -120,21 +120,21 @@ def test_an_icmp_exception_is_verified_exactly_on_aws(synthesized_exceptions):
 
     def every_type(resources):
         resources[SG_IN][key]["from_port"] = -1
-    result = verified(synthesized_exceptions, "aws", every_type)
+    result = verified(synthesized, "aws", every_type)
     assert kinds(result) == {UNEXPECTED}
     assert {f.protocol for f in result.findings} == {"ICMP"}
     assert {f.region.ports for f in result.findings} == {(0, 8 * 256 - 1), (9 * 256, 65535)}
 
 
 @pytest.mark.parametrize("protocol,exact", [("icmpv6", True), ("icmp", False)])
-def test_an_aws_icmp_exception_is_icmpv6_for_an_ipv6_peer(synthesized_exceptions, protocol,
+def test_an_aws_icmp_exception_is_icmpv6_for_an_ipv6_peer(synthesized, protocol,
                                                           exact):
     """As the AWS planner writes it (aws.plan), an ICMP exception is ICMPv6 for its IPv6
     CIDRs: the rule for such a CIDR must be icmpv6, an icmp one is the wrong protocol."""
     data = conftest.example_data(EXAMPLE)
     (ping,) = [e for e in data["exceptions"] if e["id"] == "noc-ping"]
     ping["peer"]["cidrs"].append("2001:db8:50::10/128")
-    doc = document(synthesized_exceptions, "aws")
+    doc = document(synthesized, "aws")
     rules = doc["resource"][SG_IN]
     v6 = {k: v for k, v in rules["X-noc-ping_in_icmpt8_cidr_10-0-50-10_32"].items()
           if k != "cidr_ipv4"}
@@ -149,14 +149,14 @@ def test_an_aws_icmp_exception_is_icmpv6_for_an_ipv6_peer(synthesized_exceptions
 
 
 @pytest.mark.parametrize("cloud", ["aws", "azure"])
-def test_an_esp_exception_is_verified_exactly(synthesized_exceptions, cloud):
+def test_an_esp_exception_is_verified_exactly(synthesized, cloud):
     """X-vpn-esp (protocol 50 to one address): dropped, it is missing; widened to every
     protocol, the rest is unexpected."""
     def drop(resources):
         rules = resources[NSG_RULE if cloud == "azure" else "aws_vpc_security_group_egress_rule"]
         (key,) = [k for k in rules if k.startswith("X-vpn-esp")]
         del rules[key]
-    result = verified(synthesized_exceptions, cloud, drop)
+    result = verified(synthesized, cloud, drop)
     assert kinds(result) == {MISSING}
     assert {str(f.region) for f in result.findings} == {
         "outbound protocol 50 (ESP) to 10.0.70.1/32"}
@@ -168,7 +168,7 @@ def test_an_esp_exception_is_verified_exactly(synthesized_exceptions, cloud):
             rules[key]["protocol"] = "*"
         else:
             rules[key]["ip_protocol"] = "-1"
-    result = verified(synthesized_exceptions, cloud, every_protocol)
+    result = verified(synthesized, cloud, every_protocol)
     # (On Azure the widened rule also comes first for a member of X-azure-monitor's tag at
     # that address, and is no rule scoped to the tag: findings about that member too.)
     unexpected = [f.region for f in result.findings if f.kind == UNEXPECTED]
@@ -177,27 +177,27 @@ def test_an_esp_exception_is_verified_exactly(synthesized_exceptions, cloud):
 
 
 @pytest.mark.parametrize("cloud", ["aws", "azure"])
-def test_an_expired_exception_is_a_finding_naming_it(synthesized_exceptions, cloud, monkeypatch):
+def test_an_expired_exception_is_a_finding_naming_it(synthesized, cloud, monkeypatch):
     monkeypatch.setenv("SXCLOUD_TODAY", EXPIRED_ONE)
-    result = verified(synthesized_exceptions, cloud)
+    result = verified(synthesized, cloud)
     assert kinds(result) == {EXPIRED}
     (finding,) = result.findings
     assert finding.message.startswith("X-admin-ssh (owner mail-team) expired on 2027-02-28 "
                                       "(expired 1 day ago")
 
 
-def test_verify_command_exits_1_naming_the_expired_exception(synthesized_exceptions, capsys, monkeypatch):
-    assert main(["verify", str(EXAMPLE), "--synth-dir", str(synthesized_exceptions.out)]) == 0
+def test_verify_command_exits_1_naming_the_expired_exception(synthesized, capsys, monkeypatch):
+    assert main(["verify", str(EXAMPLE), "--synth-dir", str(synthesized.out)]) == 0
     capsys.readouterr()
     monkeypatch.setenv("SXCLOUD_TODAY", EXPIRED_ONE)
-    assert main(["verify", str(EXAMPLE), "--synth-dir", str(synthesized_exceptions.out)]) == 1
+    assert main(["verify", str(EXAMPLE), "--synth-dir", str(synthesized.out)]) == 1
     out = capsys.readouterr().out
     assert "expired    X-admin-ssh (owner mail-team) expired on 2027-02-28" in out
 
 
-def test_before_the_date_an_exception_is_no_finding(synthesized_exceptions, monkeypatch):
+def test_before_the_date_an_exception_is_no_finding(synthesized, monkeypatch):
     monkeypatch.setenv("SXCLOUD_TODAY", "2027-02-28")  # the last day X-admin-ssh is granted
-    assert verified(synthesized_exceptions, "aws").findings == []
+    assert verified(synthesized, "aws").findings == []
 
 
 # --- audit ----------------------------------------------------------------------------------
@@ -222,8 +222,8 @@ def test_aws_an_expired_exception_whose_rules_are_gone_is_missing_not_expired():
 
 
 def test_azure_audit_expects_exception_rules_and_names_expired_ones(
-        arm: ArmEndpoint, synthesized_exceptions, capsys, monkeypatch):
-    deploy(arm, synthesized_exceptions, EXAMPLE)
+        arm: ArmEndpoint, synthesized, capsys, monkeypatch):
+    deploy(arm, synthesized, EXAMPLE)
     code, report = audit_json(arm, capsys, EXAMPLE)
     assert code == 0 and report["findings"] == [], report
     monkeypatch.setenv("SXCLOUD_TODAY", EXPIRED_ONE)
@@ -239,20 +239,20 @@ def test_azure_audit_expects_exception_rules_and_names_expired_ones(
     assert "X-admin-ssh (owner mail-team) expired on 2027-02-28 (expired 1 day ago)" in out
 
 
-def test_a_malformed_today_is_bad_input(synthesized_exceptions, capsys, monkeypatch):
+def test_a_malformed_today_is_bad_input(synthesized, capsys, monkeypatch):
     """A malformed SXCLOUD_TODAY is bad input (exit 2), never silently today."""
     monkeypatch.setenv("SXCLOUD_TODAY", "2027-13-01")
-    assert main(["verify", str(EXAMPLE), "--synth-dir", str(synthesized_exceptions.out)]) == 2
+    assert main(["verify", str(EXAMPLE), "--synth-dir", str(synthesized.out)]) == 2
     assert "SXCLOUD_TODAY" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("cloud", ["aws", "azure"])
 @pytest.mark.parametrize("kind", ["plan", "state"])
-def test_plan_and_state_documents_with_exceptions_are_exact(synthesized_exceptions, cloud,
+def test_plan_and_state_documents_with_exceptions_are_exact(synthesized, cloud,
                                                             kind, tmp_path, capsys):
     """`verify --plan-json / --state-json` (documents shaped as `terraform show -json`
     writes them, tests/tfshow.py): exact; and a dropped exception rule is missing there too."""
-    stack = document(synthesized_exceptions, cloud)
+    stack = document(synthesized, cloud)
     computed = tfshow.aws_ids() if cloud == "aws" else tfshow.azure_ids()
     shown = (tfshow.refresh_planned_values(tfshow.plan_document(stack)) if kind == "plan"
              else tfshow.state_document(stack, computed))

@@ -23,7 +23,7 @@ import hcl2  # python-hcl2 (Bridgecrew's build, which checkov of the dev extra b
 import pytest
 
 import terraform
-from conftest import EXAMPLES, EXCEPTION_EXAMPLES, ROOT, TODAY, deployment, example_data
+from conftest import EXAMPLES, ROOT, TODAY, deployment, example_data
 from sxcloud.azure import attributes as azure_attributes
 from sxcloud.azure import plan as azure_plan
 from tools import readmes
@@ -32,8 +32,8 @@ MODULES = ROOT / "modules"
 AZURE = MODULES / "azure-appliance-nsg"
 #: Arguments every resource block takes that are Terraform's, not the provider's.
 META = {"for_each", "count", "depends_on", "lifecycle", "provider"}
-#: With the example of site exceptions; the module gets the tests' today (SXCLOUD_TODAY).
-AZURE_EXAMPLES = [p for p in EXAMPLES + EXCEPTION_EXAMPLES if "azure" in example_data(p)]
+#: The module gets the tests' today (SXCLOUD_TODAY), for the examples' site exceptions.
+AZURE_EXAMPLES = [p for p in EXAMPLES if "azure" in example_data(p)]
 
 
 def _terraform(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

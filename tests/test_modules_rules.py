@@ -24,7 +24,7 @@ import pytest
 
 import module_rules as mr
 import sweep
-from conftest import EXAMPLES, EXCEPTION_EXAMPLES, ROOT, example_data, exception_variants, toggles
+from conftest import EXAMPLES, ROOT, changed_exceptions, example_data, toggles
 from sxcloud import config
 from sxcloud.escape import terminal
 from sxcloud.aws import plan as aws_plan
@@ -51,12 +51,12 @@ def _expected(d: config.Deployment, stacks: dict | None = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def scenarios(synthesized, synthesized_exceptions) -> dict[str, tuple[dict, dict]]:
+def scenarios(synthesized) -> dict[str, tuple[dict, dict]]:
     """name -> (deployment document, what the module must output)."""
     out: dict[str, tuple[dict, dict]] = {}
-    for path in EXAMPLES:  # the examples and the variants conftest synthesized for real
-        data = example_data(path)
-        documents = [data]
+    for path in EXAMPLES:  # the examples and the variants conftest synthesized for real:
+        data = example_data(path)  # options toggled, exceptions inserted, removed and edited
+        documents = [data, *changed_exceptions(data).values()]
         for index, (_, apply) in enumerate(toggles(data)):
             variant = copy.deepcopy(data)
             apply(variant)
@@ -64,17 +64,8 @@ def scenarios(synthesized, synthesized_exceptions) -> dict[str, tuple[dict, dict
             documents.append(variant)
         for document in documents:
             d = config.parse(copy.deepcopy(document), path)
-            stacks = {cloud: _without_metadata(synthesized.stack(f"{d.name}-{cloud}")["resource"])
-                      for cloud in d.targets}
-            out[f"example-{d.name}"] = (document, _expected(d, stacks))
-    for path in EXCEPTION_EXAMPLES:  # with exceptions inserted, removed and edited
-        data = example_data(path)
-        documents = [data] + [{**changed, "name": f"{data['name']}-{change}"}
-                              for change, changed in exception_variants(data).items()]
-        for document in documents:
-            d = config.parse(copy.deepcopy(document), path)
             stacks = {cloud: mr.values(_without_metadata(
-                synthesized_exceptions.stack(f"{d.name}-{cloud}")["resource"])) for cloud in d.targets}
+                synthesized.stack(f"{d.name}-{cloud}")["resource"])) for cloud in d.targets}
             out[f"example-{d.name}"] = (document, _expected(d, stacks))
     for name, document in mr.variants().items():
         out[f"variant-{name}"] = (document, _expected(config.parse(copy.deepcopy(document), Path(name))))
@@ -258,6 +249,8 @@ BAD_EXCEPTIONS: dict[str, tuple[object, list[tuple[str, str]]]] = {
     "x-peer-internet": (_bad("x-peer-internet", exceptions=[_x(peer={"cidrs": ["0.0.0.0/0"]})]),
                         [("exceptions[0].peer.cidrs[0]", "the Internet is `internet: true`")]),
     "x-peer-wide": (_bad("x-peer-wide", exceptions=[_x(peer={"cidrs": ["10.0.0.0/7"]})]), [("exceptions[0].peer.cidrs[0]", "wider than /8")]),
+    "x-peer-routed": (_bad("x-peer-routed", exceptions=[_x(peer={"cidrs": ["2001:db8::/32", "2a00::/12"]})]),
+                      [("exceptions[0].peer.cidrs[1]", "wider than /19, wider than any allocation in the routed IPv6 Internet (2000::/3)")]),
     "x-peer-host-bits": (_bad("x-peer-host-bits", exceptions=[_x(peer={"cidrs": ["10.0.50.7/24"]})]),
                          [("exceptions[0].peer.cidrs[0]", "the network is 10.0.50.0/24")]),
     "x-peer-twice": (_bad("x-peer-twice", exceptions=[_x(peer={"cidrs": ["10.0.50.0/24", "10.0.50.0/24"]})]),

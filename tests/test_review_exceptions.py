@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import EXCEPTION_EXAMPLES, Synthesized
+from conftest import EXCEPTIONS_EXAMPLE, Synthesized
 from sxcloud import config
 from sxcloud.cli import main
 from sxcloud.review import build
 from sxcloud.review.exceptions import ADDED, NARROWED, REMOVED, RENEWED, WIDENED
 from tfshow import plan_document, refresh_planned_values
 
-EXAMPLE = EXCEPTION_EXAMPLES[0]
+EXAMPLE = EXCEPTIONS_EXAMPLE
 
 
 def write(tmp_path: Path, name: str, data: dict[str, Any]) -> Path:
@@ -111,9 +111,9 @@ def test_within_30_days_a_warning_after_the_date_a_finding(tmp_path, capsys, mon
 
 @pytest.mark.parametrize("cloud", ["aws", "azure"])
 def test_a_plan_of_the_stack_intends_every_exception_rule(
-        synthesized_exceptions: Synthesized, tmp_path: Path, capsys, cloud):
+        synthesized: Synthesized, tmp_path: Path, capsys, cloud):
     name = config.load(EXAMPLE).name
-    plan = refresh_planned_values(plan_document(synthesized_exceptions.stack(f"{name}-{cloud}")))
+    plan = refresh_planned_values(plan_document(synthesized.stack(f"{name}-{cloud}")))
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan))
     review = build.from_plans([config.load(EXAMPLE)], [path])

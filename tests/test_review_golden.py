@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXCEPTION_EXAMPLES
 from sxcloud.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,16 +21,15 @@ REGEN = os.environ.get("SXCLOUD_REGEN_GOLDEN") == "1"
 
 CASES = {
     f"review-{path.stem}.md": ["review", f"examples/{path.name}"]
-    for path in sorted((ROOT / "examples").glob("*.yaml")) if path not in EXCEPTION_EXAMPLES
+    for path in sorted((ROOT / "examples").glob("*.yaml"))
 }
 CASES["review-change.md"] = ["review", "tests/data/review/head.yaml",
                              "--base", "tests/data/review/base.yaml"]
 # Not one rule changes; the backend moves, an endpoint is added, a subnet loses its NSG.
 CASES["review-moved.md"] = ["review", "tests/data/review/moved-head.yaml",
                             "--base", "tests/data/review/moved-base.yaml"]
-# Site exceptions (today is conftest.TODAY): the example, and a change in which one is added,
-# one widened to the Internet, one renewed, one narrowed, one removed, and one has expired.
-CASES["review-exceptions-both.md"] = ["review", "examples/exceptions-both.yaml"]
+# Site exceptions (today is conftest.TODAY): a change in which one is added, one widened to
+# the Internet, one renewed, one narrowed, one removed, and one has expired.
 CASES["review-exceptions-change.md"] = ["review", "tests/data/review/exceptions-head.yaml",
                                         "--base", "tests/data/review/exceptions-base.yaml"]
 # findings: the review exits 1, the report is printed anyway
@@ -65,6 +63,5 @@ def test_golden_holds_no_machine_path(name: str) -> None:
 
 
 def test_every_example_has_a_golden() -> None:
-    examples = {f"review-{p.stem}.md" for p in (ROOT / "examples").glob("*.yaml")
-                if p not in EXCEPTION_EXAMPLES}
+    examples = {f"review-{p.stem}.md" for p in (ROOT / "examples").glob("*.yaml")}
     assert examples <= set(CASES) and examples <= {p.name for p in GOLDEN.glob("*.md")}

@@ -336,7 +336,7 @@ def test_hostile_exception_values_hide_nothing(capsys: pytest.CaptureFixture[str
 
 
 def test_hostile_exception_owner_reaches_the_terminal_escaped(
-        synthesized_exceptions: Synthesized, monkeypatch: pytest.MonkeyPatch,
+        synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     """verify's expired finding names the owner; the terminal gets it escaped."""
     from sxcloud.commands.common import print_text
@@ -345,7 +345,7 @@ def test_hostile_exception_owner_reaches_the_terminal_escaped(
 
     monkeypatch.setenv("SXCLOUD_TODAY", "2027-12-01")  # every exception has expired
     head = _hostile_exceptions(load(EXCEPTIONS))
-    stack = synthesized_exceptions.stack_dir(f"{head.name}-aws") / "cdk.tf.json"
+    stack = synthesized.stack_dir(f"{head.name}-aws") / "cdk.tf.json"
     result = verify(head, "aws", parse(json.loads(stack.read_text()), str(stack)))
     assert any(f.kind == "expired" for f in result.findings)
     print_text(report.text([result], []))

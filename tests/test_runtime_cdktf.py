@@ -34,7 +34,7 @@ def test_cdktf_core_synthesizes_the_same_stacks(synthesized, tmp_path):
                              "--out", str(tmp_path / "out")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     stacks = sorted((tmp_path / "out" / "stacks").iterdir())
-    assert len(stacks) == 7
+    assert len(stacks) == 9
     for stack_dir in stacks:
         ours = json.loads((stack_dir / "cdk.tf.json").read_text())
         assert _strip(ours) == _strip(synthesized.stack(stack_dir.name)), stack_dir.name

@@ -32,8 +32,9 @@ def aws_rules(stack):
             peers = [body[k] for k in ("cidr_ipv4", "cidr_ipv6", "prefix_list_id",
                                        "referenced_security_group_id") if k in body]
             assert len(peers) == 1, body  # one peer per rule
-            assert body.get("from_port") == body.get("to_port")
-            out.append((direction, body["ip_protocol"], body.get("from_port"), peers[0]))
+            ports = (body.get("from_port"), body.get("to_port"))  # a site exception's range,
+            port = ports[0] if ports[0] == ports[1] else ports  # or ICMP type and code
+            out.append((direction, body["ip_protocol"], port, peers[0]))
     assert len(out) == len(set(out)), "a rule is duplicated"
     return set(out)
 
@@ -95,6 +96,18 @@ AWS_EXPECTED = {
         | dns(["9.9.9.9/32", "149.112.112.112/32"])
         | internet(("out", "tcp", 22), ("in", "tcp", 25), ("out", "tcp", 25), ("out", "tcp", 80),
                    ("in", "tcp", 443), ("out", "udp", 123))),
+    "mail-exceptions-aws": (  # the vendor rows as the built-in example's, then the exceptions
+        {("in", "tcp", 25, "10.0.1.10/32"), ("out", "tcp", 25, "10.0.1.10/32"),
+         ("in", "tcp", 8443, "10.0.99.0/24")}
+        | dns(["9.9.9.9/32"])
+        | internet(("out", "tcp", 22), ("in", "tcp", 25), ("out", "tcp", 25), ("out", "tcp", 80),
+                   ("in", "tcp", 443), ("out", "udp", 123))
+        | {("in", "udp", 161, "10.0.50.10/32"), ("out", "tcp", 6514, "10.0.60.0/28"),
+           ("in", "tcp", 2525, "198.51.100.0/24"), ("in", "tcp", 2525, "2001:db8:100::/48"),
+           ("in", "tcp", (10025, 10030), "198.51.100.0/24"),
+           ("in", "tcp", (10025, 10030), "2001:db8:100::/48"),
+           ("in", "icmp", (8, -1), "10.0.50.10/32"),  # echo request, any code
+           ("in", "tcp", 22, "10.0.99.0/24"), ("out", "50", None, "10.0.70.1/32")}),
 }
 
 _LB = ("Inbound", "Allow", "*", ("*",), "AzureLoadBalancer", (ASG,))
@@ -131,6 +144,18 @@ AZURE_EXPECTED = {
         allow_out("Tcp", [25], ("10.20.1.10/32",)),
         allow_out("Tcp", [53], ("9.9.9.9/32", "149.112.112.112/32")),
         allow_out("Udp", [53], ("9.9.9.9/32", "149.112.112.112/32")), _DENY_OUT,
+    },
+    "mail-exceptions-azure": {  # no X-noc-ping: its ICMP type is AWS only
+        allow_in("Tcp", [25, 443], "Internet"), allow_in("Tcp", [25], ("10.0.1.10/32",)),
+        allow_in("Tcp", [8443], ("10.0.99.0/24",)), _LB, _DENY_IN,
+        allow_out("Tcp", [22, 25, 80], "Internet"), allow_out("Udp", [123], "Internet"),
+        allow_out("Tcp", [25], ("10.0.1.10/32",)),
+        allow_out("Tcp", [53], ("9.9.9.9/32",)), allow_out("Udp", [53], ("9.9.9.9/32",)),
+        allow_in("Udp", [161], ("10.0.50.10/32",)), allow_out("Tcp", [6514], ("10.0.60.0/28",)),
+        allow_in("Tcp", [2525, "10025-10030"], ("198.51.100.0/24",)),
+        allow_in("Tcp", [2525, "10025-10030"], ("2001:db8:100::/48",)),
+        allow_in("Tcp", [22], ("10.0.99.0/24",)), allow_out("Tcp", [443], "AzureMonitor"),
+        allow_out("Esp", ["*"], ("10.0.70.1/32",)), _DENY_OUT,
     },
 }
 

@@ -30,7 +30,7 @@ def test_command_line_exits_0_on_the_examples(synthesized, capsys):
     status = main(["verify", *map(str, EXAMPLES), "--synth-dir", str(synthesized.out)])
     out = capsys.readouterr().out
     assert status == 0, out
-    assert out.strip().endswith("7 stacks verified, no findings")
+    assert out.strip().endswith("9 stacks verified, no findings")
     assert "also reach internal addresses" in out  # the AWS fact, stated as a note
 
 
@@ -38,7 +38,7 @@ def test_json_output(synthesized, capsys):
     status = main(["verify", *map(str, EXAMPLES), "--synth-dir", str(synthesized.out), "--json"])
     data = json.loads(capsys.readouterr().out)
     assert status == 0 and data["ok"] and data["findings"] == 0 and data["skipped"] == []
-    variants = {v.name for v in synthesized.variants}
+    variants = {v.name for v in synthesized.variants + synthesized.changes}
     assert sorted(s["stack"] for s in data["stacks"]) == sorted(
         p.name for p in (synthesized.out / "stacks").iterdir()
         if p.name.rsplit("-", 1)[0] not in variants)

@@ -6,7 +6,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from conftest import EXAMPLES, deployment, example_data
+from conftest import EXAMPLES, changed_exceptions, deployment, example_data
 from sxcloud import config
 from sxcloud.config import Deployment
 from sxcloud.verify import verify
@@ -26,22 +26,20 @@ def example_deployments() -> list[Deployment]:
 
 
 def stacks(synthesized) -> list[tuple[Deployment, str]]:
-    """Every synthesized stack: the examples and their toggled variants, with deployments."""
+    """Every synthesized stack: the examples, their toggled variants and their exception
+    changes, with deployments."""
     out = []
     for path in EXAMPLES:
         data = example_data(path)
-        variants = [(data["name"], data)]
-        for v in synthesized.variants:
-            if v.base == data["name"]:
-                variants.append((v.name, None))
-        for name, _ in variants:
-            d = _variant(path, data, name, synthesized)
-            out += [(d, cloud) for cloud in d.targets]
+        names = [data["name"]] + [v.name for v in synthesized.variants if v.base == data["name"]]
+        found = [_variant(path, data, name) for name in names]
+        found += [deployment(changed, path) for changed in changed_exceptions(data).values()]
+        out += [(d, cloud) for d in found for cloud in d.targets]
     return out
 
 
-def _variant(path: Path, data: dict[str, Any], name: str, synthesized) -> Deployment:
-    """Rebuild a variant's deployment the way conftest made it."""
+def _variant(path: Path, data: dict[str, Any], name: str) -> Deployment:
+    """Rebuild a toggled variant's deployment the way conftest made it."""
     from conftest import toggles
     if name == data["name"]:
         return deployment(data, path)

@@ -134,6 +134,7 @@ locals {
         cidrhost(c.text, 0) != cidrhost("${split("/", c.text)[0]}/${strcontains(c.text, ":") ? 128 : 32}", 0) ? "'${c.text}' has host bits set; the network is ${c.network}" :
         endswith(c.network, "/0") ? "${c.network} is the whole Internet; an exception must name its own hosts or networks (the Internet is built in); the Internet is `internet: true`" :
         tonumber(split("/", c.text)[1]) < local.schema.widest_prefix[strcontains(c.text, ":") ? "IPv6" : "IPv4"] ? "${c.network} is wider than /${local.schema.widest_prefix[strcontains(c.text, ":") ? "IPv6" : "IPv4"]}, wider than any one organisation's network; an exception must name its own hosts or networks; the Internet is `internet: true`" :
+        strcontains(c.text, ":") && tonumber(split("/", c.text)[1]) < local.routed.widest_prefix && cidrsubnet("${split("/", c.network)[0]}/3", 0, 0) == local.routed.network ? "${c.network} is wider than /${local.routed.widest_prefix}, wider than any allocation in the routed IPv6 Internet (${local.routed.network}); an exception must name its own hosts or networks; the Internet is `internet: true`" :
         index([for d in cidrs : d.network], c.network) < c.j ? "${c.network} is listed twice" :
         null
       ) if !contains(local.control_keys, c.key)

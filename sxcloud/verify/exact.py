@@ -239,6 +239,12 @@ def _decide(first_match: bool, port: int,
         deciding.add(i)
         by: tuple[int, ...] = (i,)
         granted = fits if allowed else frozenset()
+        for _, also, more in matching[1:] if allowed else ():
+            if not also:
+                break
+            # A role's own allow behind the deciding one (a cluster's SSH rule for the ASG,
+            # before an exception's SSH from admin_pc) would decide without it: it grants too.
+            granted |= more
     else:
         allowed = bool(matching)
         by = tuple(i for i, _, _ in matching)
