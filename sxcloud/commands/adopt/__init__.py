@@ -8,7 +8,9 @@ and imports its cloud SDK only when it runs. What every cloud shares:
   created), printed as a table (`text`) or JSON (`data`), with the YAML to add;
 - `yamledit`: `check_target` (refuse a FILE --write cannot replace), `edited` (the file's
   text with `<cloud>.adopt` set and the draft exceptions appended, comments and order kept)
-  and `replace` (atomic).
+  and `replace` (atomic);
+- `add_module_address` / `module_imports_path`: the modules path, whose imports.tf (written by
+  sxcloud.moduleimports from the cloud's blocks) `conclude` writes beside FILE.
 
 A cloud's `run` reads the live objects, builds the Report, parses the edited text with
 sxcloud's loader (so nothing it would refuse is written) and, with --write, replaces FILE.
