@@ -35,6 +35,8 @@ from sxcloud.aws.drift import intended_permission
 from sxcloud.aws.plan import EGRESS, INGRESS, SgPlan, SgRule, plan
 from sxcloud.config import Deployment
 
+pytestmark = pytest.mark.exhaustive  # applies every AWS example to moto: a long moto run
+
 AWS_EXAMPLES = aws_sites.aws_examples(EXAMPLES)
 NAMES = [yaml.safe_load(p.read_text())["name"] for p in AWS_EXAMPLES]
 
@@ -455,4 +457,4 @@ def test_verify_gives_the_same_result_three_ways(world: World, tmp_path: Path,
     compared = [{k: v for k, v in r.items() if k not in ("source", "kind")}
                 for r in results.values()]
     assert compared[0] == compared[1] == compared[2]
-    assert compared[0]["ok"] and compared[0]["intended_flows"] >= 15 and compared[0]["decisions"] > 1000
+    assert compared[0]["ok"] and compared[0]["intended_flows"] >= 15 and compared[0]["cells"] > 100

@@ -21,9 +21,10 @@ from typing import Any
 
 import hcl2  # python-hcl2 (Bridgecrew's build, which checkov of the dev extra brings)
 import pytest
+import yaml
 
 import terraform
-from conftest import EXAMPLES, ROOT, TODAY, deployment, example_data
+from conftest import EXAMPLES, EXCEPTIONS_EXAMPLE, ROOT, TODAY, deployment, example_data
 from sxcloud.azure import attributes as azure_attributes
 from sxcloud.azure import plan as azure_plan
 from tools import readmes
@@ -34,6 +35,25 @@ AZURE = MODULES / "azure-appliance-nsg"
 META = {"for_each", "count", "depends_on", "lifecycle", "provider"}
 #: The module gets the tests' today (SXCLOUD_TODAY), for the examples' site exceptions.
 AZURE_EXAMPLES = [p for p in EXAMPLES if "azure" in example_data(p)]
+#: The example of site exceptions as `sxcloud adopt azure --write` leaves it: the live NSG
+#: and ASG (names other than sxcloud's), two live rules and a draft exception keeping a live
+#: rule's name and priority.
+ADOPTED_EXAMPLE = "exceptions-both-adopted.yaml"
+_ARM = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-mail-exceptions/providers/Microsoft.Network/"
+
+
+def adopted_data() -> dict[str, Any]:
+    data = example_data(EXCEPTIONS_EXAMPLE)
+    data["exceptions"].append({
+        "id": "allow-snmp-noc", "direction": "inbound", "protocol": "udp", "ports": [161],
+        "peer": {"cidrs": ["10.0.50.10/32"]}, "owner": "unassigned", "expires": "2026-12-31",
+        "reason": "on nsg-mailgw when adopted on 2026-12-01; confirm or remove",
+        "clouds": ["azure"], "azure": {"name": "Allow-SNMP-NOC", "priority": 300}})
+    data["azure"]["adopt"] = {
+        "network_security_group_id": _ARM + "networkSecurityGroups/nsg-mailgw",
+        "application_security_group_id": _ARM + "applicationSecurityGroups/asg-mailgw",
+        "rules": ["allow-in-azure-load-balancer", "Allow-SNMP-NOC"]}
+    return data
 
 
 def _terraform(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -150,8 +170,10 @@ def azure_values(copied: Path) -> dict[str, dict[str, Any]]:
     (evaluated / "outputs.tf").write_text(EVAL_OUTPUTS)
     root = copied / "azure-root"
     root.mkdir()
+    adopted = copied / "examples" / ADOPTED_EXAMPLE
+    adopted.write_text(yaml.safe_dump(adopted_data()))
     calls = []
-    for index, path in enumerate(AZURE_EXAMPLES):
+    for index, path in enumerate([*AZURE_EXAMPLES, adopted]):
         calls.append(f'module "e{index}" {{\n  source = "../modules/azure-eval"\n'
                      f'  deployment = yamldecode(file("{path.as_posix()}"))\n'
                      f'  today = "{TODAY}"\n'
@@ -164,19 +186,33 @@ def azure_values(copied: Path) -> dict[str, dict[str, Any]]:
     assert result.retcode in (0, 2), result.error
     shown = tf.show("eval.tfplan")
     outputs = shown.value["planned_values"]["outputs"]
-    return {path.name: outputs[f"e{index}"]["value"] for index, path in enumerate(AZURE_EXAMPLES)}
+    return {path.name: outputs[f"e{index}"]["value"]
+            for index, path in enumerate([*AZURE_EXAMPLES, adopted])}
 
 
 @pytest.mark.parametrize("path", AZURE_EXAMPLES, ids=lambda p: p.name)
 def test_azure_module_values_are_the_cdk_stacks(azure_values: dict[str, Any], path: Path) -> None:
-    d = deployment(example_data(path), path)
+    _assert_cdk_values(azure_values[path.name], deployment(example_data(path), path))
+
+
+def test_adopted_azure_module_keeps_the_live_names(azure_values: dict[str, Any]) -> None:
+    """An adopted file: the module's NSG and ASG are the live ones, by name (the CDK stack's
+    values), not `nsg-<name>-appliance` beside them; the draft keeps its live name."""
+    d = deployment(adopted_data(), ADOPTED_EXAMPLE)
+    got = azure_values[ADOPTED_EXAMPLE]
+    assert (got["nsg"]["name"], got["asg"]["name"]) == ("nsg-mailgw", "asg-mailgw")
+    assert got["rules"]["Allow-SNMP-NOC"]["priority"] == 300
+    _assert_cdk_values(got, d)
+
+
+def _assert_cdk_values(got: dict[str, Any], d: Any) -> None:
+    """The module's evaluated locals equal the CDK stack's resource blocks for `d`."""
     assert d.azure is not None
     az = d.azure
     block = azure_attributes.resources(azure_plan.plan(d), location=az.location,
                                        resource_group=az.resource_group,
                                        subnet_ids=az.subnet_ids,
                                        network_interface_ids=az.network_interface_ids)
-    got = azure_values[path.name]
     assert got["asg"] == block[azure_attributes.ASG_TYPE][azure_attributes.ASG_NAME]
     assert got["nsg"] == block[azure_attributes.NSG_TYPE][azure_attributes.NSG_NAME]
     rules = block[azure_attributes.RULE_TYPE]

@@ -37,6 +37,8 @@ from sxcloud.commands.audit import aws as audit_command
 from sxcloud.aws.plan import SgRule, plan
 from sxcloud.config import Deployment
 
+pytestmark = pytest.mark.exhaustive  # applies the module root per AWS example to moto: a long moto run
+
 AWS_EXAMPLES = aws_sites.aws_examples(EXAMPLES)
 NAMES = [yaml.safe_load(p.read_text())["name"] for p in AWS_EXAMPLES]
 

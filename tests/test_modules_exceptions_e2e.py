@@ -4,13 +4,15 @@ hashicorp/aws provider from the mirror, moto's EC2 server, and boto3 reading the
 
 The module plans exactly the CDK stack's rule resources (sxcloud.aws.attributes, the stack's
 block without the CDK), EC2 then holds each exception's rules with their tags, and removing
-one exception from the file deletes exactly its rules and replaces nothing. "Today" is fixed
+one exception from the file deletes exactly its rules and replaces nothing; `sxcloud audit`
+finds the applied group clean, exceptions included. "Today" is fixed
 for the module by an override file (`today`), as the tests' SXCLOUD_TODAY fixes it for sxcloud.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import terraform
 import terraform_live
 from conftest import ROOT, TODAY, deployment
 from moto_server import MotoServer
+from sxcloud import cli
 from sxcloud.aws import attributes
 from sxcloud.aws.plan import plan
 
@@ -45,7 +48,8 @@ def _planned(plan_doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.exhaustive  # a long moto run (341 s here under load): the tier CI runs
-def test_exceptions_through_the_module_on_moto(moto_server: MotoServer, tmp_path: Path) -> None:
+def test_exceptions_through_the_module_on_moto(moto_server: MotoServer, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     module_roots.copy_modules(tmp_path)
     data = aws_sites.on_moto(EXAMPLE, moto_server.url)
     root = module_roots.minimal_root(tmp_path, data, moto_server.url)
@@ -94,6 +98,11 @@ def test_exceptions_through_the_module_on_moto(moto_server: MotoServer, tmp_path
     if code == 2:
         terraform_live.apply(tf, "repair.tfplan")
     assert terraform_live.plan(tf, "settled.tfplan")[0] == 0
+    # audit reads the module's group as the file intends it, exceptions included: clean.
+    code = cli.main(["audit", "aws", str(file), "--json", "--endpoint-url", moto_server.url])
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert (code, report["drift"], report["group"]["id"]) == (0, False, group_id), err + out
 
     # 3. Removing one exception deletes exactly its rules; nothing else changes.
     removed = copy.deepcopy(data)

@@ -8,6 +8,9 @@ locals {
   azure_nsg_id   = "$${azurerm_network_security_group.appliance_nsg.id}"
   azure_nsg_name = "$${azurerm_network_security_group.appliance_nsg.name}"
   azure_bound    = keys(try(local.d.azure.bindings, {}))
+  # An adopted NSG or ASG keeps its live name (sxcloud/azure/plan.py, docs/adopt-azure.md).
+  azure_nsg = coalesce(try(local.d.azure.adopted_nsg_name, null), replace(local.azure_tables.nsg_name, "%s", local.d.name))
+  azure_asg = coalesce(try(local.d.azure.adopted_asg_name, null), replace(local.azure_tables.asg_name, "%s", local.d.name))
 
   # role -> its Azure addresses: a service tag, the bound ASGs, or its prefixes per family.
   azure_addresses = merge(
@@ -98,8 +101,8 @@ locals {
   }
   azure_resources = local.d.azure == null ? null : {
     for type, named in {
-      azurerm_application_security_group = { appliance_asg = merge({ name = replace(local.azure_tables.asg_name, "%s", local.d.name) }, local.azure_grouped) }
-      azurerm_network_security_group     = { appliance_nsg = merge({ name = replace(local.azure_tables.nsg_name, "%s", local.d.name) }, local.azure_grouped) }
+      azurerm_application_security_group = { appliance_asg = merge({ name = local.azure_asg }, local.azure_grouped) }
+      azurerm_network_security_group     = { appliance_nsg = merge({ name = local.azure_nsg }, local.azure_grouped) }
       azurerm_network_security_rule      = local.azure_rule_resources
       azurerm_subnet_network_security_group_association = {
         for k, id in local.azure_associations.subnet : k => { subnet_id = id, network_security_group_id = local.azure_nsg_id }
@@ -116,7 +119,6 @@ locals {
   # --- Azure's limits (sxcloud/azure/limits.py), for what a deployment can reach -----------
 
   azure_limit = local.azure_tables.limits
-  azure_nsg   = replace(local.azure_tables.nsg_name, "%s", local.d.name)
   # side -> rule name -> IP prefixes on that side (tags and ASGs are not addresses).
   azure_address_counts = {
     for side in ["source", "destination"] : side => {
@@ -128,7 +130,7 @@ locals {
     local.azure_identity_problems,
     local.azure_collision_problems,
     [
-      for n in [local.azure_nsg, replace(local.azure_tables.asg_name, "%s", local.d.name)] :
+      for n in [local.azure_nsg, local.azure_asg] :
       "azure: ${n}: the name is not valid in Azure (1 to ${local.azure_limit.name_max} letters, digits, '_', '.' and '-')"
       if !can(regex("^(?:${local.azure_limit.name_pattern})$", n))
     ],

@@ -78,6 +78,10 @@ locals {
       }
       subnet_ids            = try([for v in local.doc.azure.associate.subnet_ids : tostring(v)], [])
       network_interface_ids = try([for v in local.doc.azure.associate.network_interface_ids : tostring(v)], [])
+      # azure.adopt (`sxcloud adopt azure`): the live NSG's and ASG's names, the last part of
+      # their ids, which the stack keeps (a new name would replace them).
+      adopted_nsg_name = try(regex("[^/]+$", tostring(local.doc.azure.adopt.network_security_group_id)), null)
+      adopted_asg_name = try(regex("[^/]+$", tostring(local.doc.azure.adopt.application_security_group_id)), null)
     }
   }
   targets = [for c in ["aws", "azure"] : c if local.d[c] != null]

@@ -36,11 +36,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from .. import exceptions
+from .. import exceptions, moduleimports
 from ..config import ArmId, Deployment, parse
 from ..errors import InputError
 from ..escape import excerpt
-from . import drift
+from ..moduleimports import hcl_string
+from . import attributes, drift
+from .attributes import association_key
 from .nsg import INBOUND_AZ, NsgPlan
 from .plan import EXCEPTION_PRIORITIES, PRIORITY_LOAD_BALANCER, plan
 
@@ -462,3 +464,23 @@ def _identifier(name: str, taken: set[str]) -> str:
 
 def _side(prefixes: tuple[str, ...], asgs: tuple[str, ...]) -> str:
     return ", ".join([*prefixes, *(a.rsplit("/", 1)[-1] for a in asgs)]) or "-"
+
+
+def module_imports(adoption: Adoption, address: str) -> str:
+    """imports.tf for a root that calls modules/azure-appliance-nsg at `address`: the import
+    blocks the CDK stack's `import_from` writes (the NSG, the ASG, every rule in
+    `azure.adopt.rules`, the live associations, with the same ids), under the module's
+    resource addresses (`TYPE.this`, `TYPE.this["KEY"]`; the keys are the CDK stack's)."""
+    imports, azure = adoption.plan.imports, adoption.deployment.azure
+    assert imports.nsg is not None and azure is not None, "module_imports() needs an adoption"
+    blocks = [(f"{attributes.NSG_TYPE}.this", imports.nsg)]
+    if imports.asg:
+        blocks.append((f"{attributes.ASG_TYPE}.this", imports.asg))
+    blocks += [(f"{attributes.RULE_TYPE}.this[{hcl_string(name)}]", rule_id)
+               for name, rule_id in imports.rules]
+    live = {a.casefold() for a in imports.associations}
+    blocks += [(f"{attributes.SUBNET_NSG_TYPE}.this[{hcl_string(association_key('subnet', s))}]", s)
+               for s in azure.subnet_ids if s.casefold() in live]
+    blocks += [(f"{attributes.NIC_NSG_TYPE}.this[{hcl_string(association_key('nic', n))}]",
+                f"{n}|{imports.nsg}") for n in azure.network_interface_ids if n.casefold() in live]
+    return moduleimports.render("azure", address, blocks)

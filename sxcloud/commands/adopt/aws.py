@@ -23,12 +23,8 @@ from ...exceptions import PREFIX, today
 from ...aws.plan import plan
 from ..audit import trust
 from ..audit.aws import GROUP_ID, add_connection, ec2_endpoint, read_live
-from ..common import add_json, print_json, print_text, progress, warn
-from . import report, yamledit
-
-#: The file of import blocks written beside FILE for the modules path (--module-address).
-IMPORTS_FILE = "imports.tf"
-
+from ..common import progress
+from . import add_module_address, add_output, conclude, module_imports_path, report, yamledit
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = sub.add_parser(
@@ -46,28 +42,16 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--group-id", metavar="SG", required=True,
                         help="the hand-made security group to take over")
     add_connection(parser)
-    parser.add_argument("--module-address", metavar="module.NAME",
-                        help="the root calls modules/aws-appliance-sg at this address (the "
-                             "Terraform-modules path): also print, or with --write write, "
-                             "imports.tf beside FILE, whose import blocks hand the live group "
-                             "and rules to the module's resources")
-    parser.add_argument("--write", action="store_true",
-                        help="add the entries to FILE in place (comments and key order kept; "
-                             "replaced atomically)")
-    add_json(parser)
+    add_module_address(parser, "aws-appliance-sg", "group and rules")
+    add_output(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     path: Path = args.file
-    imports_tf = path.parent / IMPORTS_FILE
-    if args.module_address and not adopt_.MODULE_ADDRESS.match(args.module_address):
-        raise InputError.one(path, "--module-address", f"'{escape.excerpt(args.module_address)}' "
-                             "is not a module call's address such as module.appliance_firewall")
+    imports_tf = module_imports_path(args)
     if args.write:
         yamledit.check_target(path)
-        if args.module_address and (imports_tf.exists() or imports_tf.is_symlink()):
-            yamledit.check_target(imports_tf)
     data = yamlfile.read(path)
     deployment = parse(data, path)
     if deployment.aws is None:
@@ -84,25 +68,11 @@ def run(args: argparse.Namespace) -> int:
              + (f" through {escape.excerpt(endpoint)}" if endpoint else "") + " ...")
     group, rules = read_live(args, path, region, endpoint, lambda c: _read(c, args.group_id))
     adoption = adopt_.adopt(data, path, group, rules, today())
-    text = yamledit.edited(path, "aws", adoption.adopt, list(adoption.exceptions)) \
-        if args.write else None
-    module = adopt_.module_imports(adoption.plan, args.module_address) \
-        if args.module_address else None
-    if text is not None:
-        _check(text, path, adoption)
-        yamledit.replace(path, text)
-        if module is not None:
-            yamledit.replace(imports_tf, module)
-    result = _report(adoption, path, written=text is not None)
-    warn(list(result.warnings))
-    if args.json:
-        print_json({**report.data(result), **({"imports_tf": module} if module else {})})
-    else:
-        print_text(report.text(result))
-        if module is not None:
-            print_text(f"\n{'written to' if text is not None else 'the root needs'} "
-                       f"{imports_tf}" + ("" if text is not None else f":\n\n{module}"))
-    return 0
+    module = (imports_tf, adopt_.module_imports(adoption.plan, args.module_address)) \
+        if imports_tf else None
+    return conclude(args, adoption.adopt, list(adoption.exceptions),
+                    lambda text: _check(text, path, adoption),
+                    lambda written: _report(adoption, path, written=written), module)
 
 
 def _read(client: Any, group_id: str) -> tuple[live.Group, list[drift_.LiveRule]]:

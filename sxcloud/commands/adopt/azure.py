@@ -26,7 +26,7 @@ from ...exceptions import today
 from ..audit import trust
 from ..audit.azure import SUBSCRIPTION_ENV, add_connection, connection
 from ..common import progress
-from . import add_output, conclude, read_file, report
+from . import add_module_address, add_output, conclude, module_imports_path, read_file, report
 
 ASG_PERMISSION = "Microsoft.Network/applicationSecurityGroups/read"
 
@@ -52,12 +52,14 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                              "take over as well (default: the stack creates one)")
     add_connection(parser, "the subscription id, if given: it must be the one in --nsg-id "
                            f"(${SUBSCRIPTION_ENV} is not used)")
+    add_module_address(parser, "azure-appliance-nsg", "NSG, ASG, rules and associations")
     add_output(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     path: Path = args.file
+    imports_tf = module_imports_path(args)
     data, deployment = read_file(args, "azure")
     nsg_id = _arm_id(args.nsg_id, "--nsg-id", "networkSecurityGroupId")
     asg_id = _arm_id(args.asg_id, "--asg-id", "applicationSecurityGroupId") if args.asg_id else None
@@ -79,9 +81,11 @@ def run(args: argparse.Namespace) -> int:
             f"it ({type(error).__name__})")), credential.tokens) from None
     finally:
         credential.close()
+    module = (imports_tf, adopt_.module_imports(adoption, args.module_address)) \
+        if imports_tf else None
     return conclude(args, adoption.settings, adoption.drafts,
                     lambda text: _check(text, path, adoption),
-                    lambda written: _report(adoption, path, written))
+                    lambda written: _report(adoption, path, written), module)
 
 
 def _arm_id(given: str, option: str, kind: str) -> ArmId:
