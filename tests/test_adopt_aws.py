@@ -10,7 +10,6 @@ rule wider than a vendor rule, RDP from a range, and EC2's default allow-all egr
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 from dataclasses import dataclass

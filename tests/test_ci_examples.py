@@ -12,7 +12,6 @@ arguments, so that what the shell does with a hostile branch name is seen.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
