@@ -111,7 +111,7 @@ def test_outputs_equal_the_stacks_for_every_scenario(scenarios, planned):
     assert all(s["azure"]["azurerm_network_security_rule"]["ssh-from-admins"]["priority"] == 300 for s in swept)
 
 
-@pytest.mark.exhaustive  # about 20 minutes here, with the exceptions
+@pytest.mark.exhaustive  # 817 s here on a quiet machine, with the exceptions
 def test_whole_sweep_equals_sxcloud_in_chunks():
     compared, different = mr.sweep_in_chunks(SWEEP_CHUNK)
     assert compared == 4096
