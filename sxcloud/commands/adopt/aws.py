@@ -13,18 +13,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ... import escape, yamlfile
+from ... import escape
 from ...aws import adopt as adopt_
 from ...aws import drift as drift_
 from ...aws import live
-from ...config import load_text, parse
+from ...config import load_text
 from ...errors import InputError
 from ...exceptions import PREFIX, today
 from ...aws.plan import plan
 from ..audit import trust
 from ..audit.aws import GROUP_ID, add_connection, ec2_endpoint, read_live
 from ..common import progress
-from . import add_module_address, add_output, conclude, module_imports_path, report, yamledit
+from . import add_module_address, add_output, conclude, module_imports_path, read_file, report
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = sub.add_parser(
@@ -50,13 +50,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     path: Path = args.file
     imports_tf = module_imports_path(args)
-    if args.write:
-        yamledit.check_target(path)
-    data = yamlfile.read(path)
-    deployment = parse(data, path)
-    if deployment.aws is None:
-        raise InputError.one(path, "aws", "is not in this file, so there is no security group "
-                             "to adopt into it")
+    data, deployment = read_file(args, "aws")
+    assert deployment.aws is not None  # read_file refuses a file without it
     if not GROUP_ID.match(args.group_id):
         raise InputError.one(path, "--group-id", f"'{escape.excerpt(args.group_id)}' is not a "
                              "security group id (sg- and 8 or 17 hex digits)")
