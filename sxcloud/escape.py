@@ -17,6 +17,7 @@ import unicodedata
 #: https://developer.hashicorp.com/terraform/language/syntax/json#string-expressions
 _TEMPLATE = re.compile(r"([$%])\{")
 _ESCAPED = re.compile(r"([$%])\1\{")
+_SCAN = re.compile(r"\$\$\{|%%\{|([$%])\{")  # an escape, or (group 1) a template opening
 
 
 def terraform(text: str) -> str:
@@ -31,16 +32,9 @@ def terraform_unescape(text: str) -> str:
 
 def has_template(text: str) -> bool:
     """True if Terraform would evaluate part of `text`: a `${` or `%{` that is not one of
-    the escapes `$${` / `%%{`, scanned left to right as Terraform's template scanner does."""
-    i = 0
-    while i < len(text):
-        if text.startswith(("$${", "%%{"), i):
-            i += 3
-        elif text.startswith(("${", "%{"), i):
-            return True
-        else:
-            i += 1
-    return False
+    the escapes `$${` / `%%{`, scanned left to right as Terraform's template scanner does
+    (at each place an escape is tried first and skipped whole)."""
+    return "{" in text and any(m.group(1) for m in _SCAN.finditer(text))
 
 
 # --- terminal -------------------------------------------------------------------------------

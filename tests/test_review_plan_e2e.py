@@ -79,6 +79,17 @@ def test_review_of_a_real_plan_shows_the_change_and_a_console_rule(
     assert added == [("TCP 5061", "0.0.0.0/0", ["R17"])]
     assert removed == [("TCP 8080", "10.60.99.0/24", ["R15"])]
     assert s["change"]["changed"] == []
+    # The exact change in packets agrees: SMS out to the Internet is new, plain HTTP from the
+    # admin PCs is gone; the console rule is there before and after, so it is no change.
+    packets = s["change"]["packets"]
+    assert [(x["region"]["direction"], x["example"]["port"], x["region"]["first_address"],
+             x["region"]["last_address"]) for x in packets["newly_allowed"]] == [
+        ("outbound", 5061, "0.0.0.0", "255.255.255.255")], packets
+    assert [(x["region"]["direction"], x["example"]["port"], x["region"]["first_address"],
+             x["region"]["last_address"]) for x in packets["no_longer_allowed"]] == [
+        ("inbound", 8080, "10.60.99.0", "10.60.99.255")], packets
+    assert s["change"]["added_allowing_nothing_new"] == []
+    assert s["change"]["removed_stopping_nothing"] == []
     assert len(s["findings"]) == 1 and "TCP 3389 from 0.0.0.0/0" in s["findings"][0]
     # The group itself is sxcloud's: the plan touches no other resource.
     assert all(r["intended"] and not r["finding"] for r in s["resources"]), s["resources"]

@@ -9,14 +9,15 @@ Two ways in:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..app import Planned, plan_all
 from ..azure.limits import RULES_MAX
 from ..config import Deployment
 from ..errors import InputError
-from . import attribution, findings, settings, tfplan
+from ..verify.tfjson import AFTER, BEFORE
+from . import attribution, findings, packets, settings, tfplan
 from .diff import Change, compare
 from .exceptions import ExceptionReview, intended
 from .exceptions import review as exception_review
@@ -140,6 +141,9 @@ def from_files(head: list[Deployment], base: list[Deployment] | None = None,
                 seen.add((id(d_base), fw.cloud))
             review = _stack_review(fw, fw_base, display_path(p.deployment.path),
                                    p.deployment, p, base is not None)
+            if review.change is not None and paired is not None and fw_base is not None:
+                review.change = replace(review.change,
+                                        packets=packets.between_files(fw.cloud, paired, p))
             if base is not None:
                 review.settings = ((links or {}).get(p.deployment.path, [])
                                    + settings.compare(d_base, p.deployment, fw.cloud, policy))
@@ -214,6 +218,10 @@ def from_plans(head: list[Deployment], plan_paths: list[Path],
             if after is None and before is None:
                 review = _stack_review(intent, None, display_path(path), p.deployment, p, True)
                 review.change = Change()
+            elif review.change is not None and before is not None and after is not None:
+                review.change = replace(review.change, packets=packets.between(
+                    ps.cloud, (p.deployment, ps.documents[BEFORE]),
+                    (p.deployment, ps.documents[AFTER])))
             review.findings = attribution.mismatches(after, intent)
             review.exceptions = exception_review(p.deployment, None, ps.cloud, after, before,
                                                  False)

@@ -47,6 +47,11 @@ def change(c: Change | None) -> dict[str, Any] | None:
                      "what": list(x.what)} for x in c.changed],
         "deny_rules_added": list(c.guards_added),
         "deny_rules_removed": list(c.guards_removed),
+        "added_allowing_nothing_new": [opening(o) for o in c.added if c.adds_nothing(o)],
+        "removed_stopping_nothing": [opening(o) for o in c.removed if c.removes_nothing(o)],
+        "packets": None if c.packets is None else {
+            "newly_allowed": [x.to_json() for x in c.packets.newly_allowed],
+            "no_longer_allowed": [x.to_json() for x in c.packets.no_longer_allowed]},
     }
 
 

@@ -3,14 +3,18 @@
 Openings are matched by what they let through (direction, protocol/port, peer). An opening
 present in both versions is "changed" when the reason for it (its vendor rows, its role) or
 the rule that makes it differs; a new address for a role is one opening removed and one
-added, which is how a reviewer should read it.
+added, which is how a reviewer should read it. Openings are counted per rule; what the
+change does to packets is verify's exact answer (`packets`, review.packets), which also
+tells an added rule that allows nothing new from one that does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..verify.delta import Delta
 from .openings import Firewall, Opening
+from .packets import makes
 
 
 @dataclass(frozen=True)
@@ -27,11 +31,20 @@ class Change:
     changed: tuple[Changed, ...] = ()
     guards_added: tuple[str, ...] = ()
     guards_removed: tuple[str, ...] = ()
+    packets: Delta | None = None  # None: not decided (a side holds no group / NSG)
 
     @property
     def empty(self) -> bool:
         return not (self.added or self.removed or self.changed or self.guards_added
-                    or self.guards_removed)
+                    or self.guards_removed or (self.packets and self.packets.shifts))
+
+    def adds_nothing(self, o: Opening) -> bool:
+        """An added opening whose rules allow no packet the base did not (exact)."""
+        return self.packets is not None and not makes(o, self.packets.adding)
+
+    def removes_nothing(self, o: Opening) -> bool:
+        """A removed opening whose rules allowed no packet the head stops (exact)."""
+        return self.packets is not None and not makes(o, self.packets.removing)
 
     def counts(self) -> str:
         """'1 added, 1 removed' (only what is not zero), or 'no change'."""

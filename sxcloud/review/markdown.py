@@ -23,11 +23,16 @@ from .exceptions import ExceptionReview, describe
 from .findings import describe_rows
 from .mermaid import LEGEND, flowchart
 from .openings import EXCEPTION, EXTENSION, PLATFORM, UNINTENDED, Opening
+from .packets import of_exception
 
 MARKER = "<!-- sxcloud-review -->"
 NO_CHANGE = "No change to the firewall."
 NO_OPENINGS_CHANGE = "No change to the openings."
 NO_SETTINGS_CHANGE = "No change to the settings."
+NO_PACKET_CHANGE = ("Packets: none is decided otherwise; every packet (every protocol, port "
+                    "and address) is allowed or denied as before.")
+#: Regions listed per kind in the comment; `--json` has every one.
+SHIFTS_SHOWN = 25
 VERIFY_SHOWN = 10  # verify findings listed in the comment; `sxcloud verify` lists them all
 
 _CLOUD = {"aws": "AWS", "azure": "Azure"}
@@ -132,13 +137,20 @@ def _change_lines(change: Change, plan_mode: bool, base_label: Md) -> list[str]:
     if change.empty:
         return out + [NO_OPENINGS_CHANGE, ""]
     out += [f"Openings: {text(change.counts())}.", ""]
-    for heading, items in (("Added (newly allowed)", change.added),
-                           ("Removed (no longer allowed)", change.removed)):
+    for heading, items, leaving in (
+            ("Added (newly allowed)", [o for o in change.added if not change.adds_nothing(o)],
+             False),
+            ("Added, allowing nothing new (other rules already allow every packet of these "
+             "rules)", [o for o in change.added if change.adds_nothing(o)], False),
+            ("Removed (no longer allowed)",
+             [o for o in change.removed if not change.removes_nothing(o)], True),
+            ("Removed, stopping nothing (other rules still allow every packet these rules "
+             "allowed)", [o for o in change.removed if change.removes_nothing(o)], True)):
         if items:
             out += [f"**{heading}**", ""]
             out += _table(["Dir", "Protocol/port", "Peer", "Rule", "Why"],
-                          [[_direction(o), o.ports, _peer(o), _rule(o),
-                            _why(o, leaving=items is change.removed)] for o in items])
+                          [[_direction(o), o.ports, _peer(o), _rule(o), _why(o, leaving=leaving)]
+                           for o in items])
             out.append("")
     if change.changed:
         out += ["**Changed**", ""]
@@ -151,6 +163,32 @@ def _change_lines(change: Change, plan_mode: bool, base_label: Md) -> list[str]:
         out += [f"- {heading}: {text(g)}" for g in guards]
     if change.guards_added or change.guards_removed:
         out.append("")
+    return out + _packet_lines(change)
+
+
+def _packet_lines(change: Change) -> list[str]:
+    """The exact change in packets (verify's engine): regions newly allowed and no longer
+    allowed, each with the rules behind it and one packet; site exceptions' apart."""
+    if change.packets is None:
+        return []
+    if not change.packets.shifts:
+        return [NO_PACKET_CHANGE, ""]
+    out = []
+    for heading, shifts in (
+            ("Packets newly allowed", change.packets.newly_allowed),
+            ("Packets no longer allowed", change.packets.no_longer_allowed)):
+        for part, chosen in (("", [s for s in shifts if not of_exception(s)]),
+                             (" by site exceptions", [s for s in shifts if of_exception(s)])):
+            if not chosen:
+                continue
+            out += [f"**{heading}{part}** (exact: each region, the rules that "
+                    f"{'allow it now' if chosen[0].allowed else 'allowed it'}, one packet)", ""]
+            out += [f"- {text(s.region)}: by {text(s.by)}; e.g. {text(s.example)}"
+                    for s in chosen[:SHIFTS_SHOWN]]
+            if len(chosen) > SHIFTS_SHOWN:
+                out.append(f"- and {len(chosen) - SHIFTS_SHOWN} more regions "
+                           "(`sxcloud review --json` lists every one)")
+            out.append("")
     return out
 
 

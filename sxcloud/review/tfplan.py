@@ -88,6 +88,8 @@ class PlannedStack:
     appliances: planactions.Appliances = field(default_factory=planactions.Appliances)
     #: Rules of other groups / NSGs that the plan adds or removes (`foreign`).
     others: list[planactions.OtherRule] = field(default_factory=list)
+    #: The plan's two sides as verify reads them (BEFORE, AFTER), for the exact change.
+    documents: dict[str, Document] = field(default_factory=dict)
 
 
 def load(path: Path) -> list[PlannedStack]:
@@ -126,6 +128,7 @@ def parse(data: Any, path: Path) -> list[PlannedStack]:
     verbs = planactions.verbs(data)
     for stack in out:
         stack.others = _others(sides, stack.cloud, verbs)
+        stack.documents = sides
     for stack in out:  # with two stacks in one plan, each takes its provider's resources
         stack.changes = [c for c in changes if len(out) == 1
                          or c.type.startswith(_AZURE_TYPES) == (stack.cloud == "azure")]

@@ -123,6 +123,7 @@ class NetworkSecurityGroup:
         self.problems: list[Finding] = []
         self.notes: list[str] = []
         self._internal = NetIndex.of(deployment.roles[catalog.INTERNAL_NETWORK])
+        self._last: tuple[Any, bool] = (None, False)  # the last address asked, and the answer
         self._bound = {i.lower() for ids in deployment.azure.bindings.values() for i in ids}
         self._bound |= exception_objects(deployment, AZURE)  # trusted as bindings are
         self.appliance = appliance(deployment)
@@ -138,14 +139,21 @@ class NetworkSecurityGroup:
             for rule in rules:
                 self._check_opaque(rule)
         # Per direction, the rules whose appliance side admits the appliance (and the flows'
-        # source port), with their peer side: only that side varies from peer to peer.
-        # The peer's prefixes are indexed (a role may have thousands of ranges).
-        self._applicable: dict[str, list[tuple[Rule, NetIndex[Scope], tuple[Scope, ...]]]] = {
-            d: [(r, NetIndex((spec[1], spec) for spec in r.peer if spec[0] == "net"),
-                 tuple(spec for spec in r.peer if spec[0] != "net"))
-                for r in rules if _in(r.source_ports, SOURCE_PORT)
+        # source port), in order: only their peer side varies from peer to peer. The peer
+        # prefixes of all of them are in one index (a role may have thousands of ranges),
+        # with the rule's position; the few other specs (tags, ASGs, '*') are tried per rule.
+        self._applicable: dict[str, list[Rule]] = {
+            d: [r for r in rules if _in(r.source_ports, SOURCE_PORT)
                 and self._matches(r.destination if d == INBOUND else r.source, self.appliance)]
             for d, rules in self.rules.items()}
+        self._nets: dict[str, NetIndex[tuple[int, Scope]]] = {
+            d: NetIndex((spec[1], (i, spec)) for i, r in enumerate(rules) for spec in r.peer
+                        if spec[0] == "net") for d, rules in self._applicable.items()}
+        self._others: dict[str, list[tuple[int, tuple[Scope, ...]]]] = {
+            d: [(i, others) for i, r in enumerate(rules)
+                if (others := tuple(spec for spec in r.peer if spec[0] != "net"))]
+            for d, rules in self._applicable.items()}
+        self._kinds: dict[tuple[object, ...], list[tuple[int, list[Scope]]]] = {}
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -251,9 +259,16 @@ class NetworkSecurityGroup:
     # --- deciding ---------------------------------------------------------------------------
 
     def _matches(self, specs: tuple[Scope, ...], peer: Host) -> bool:
-        return any(self._match(spec, peer) for spec in specs)
+        vnet = self._in_vnet(peer)
+        return any(self._match(spec, peer, vnet) for spec in specs)
 
-    def _match(self, spec: Scope, peer: Host) -> bool:
+    def _in_vnet(self, peer: Host) -> bool:
+        """Whether a peer is in the VirtualNetwork tag: the internal network, or beyond it."""
+        return self._is_internal(peer.address) or BEYOND_VNET in peer.groups
+
+    @staticmethod
+    def _match(spec: Scope, peer: Host, vnet: bool) -> bool:
+        """Whether a spec holds the peer; `vnet`: whether the peer is in VirtualNetwork."""
         kind, value = spec
         address = peer.address
         if kind == "any":
@@ -265,8 +280,7 @@ class NetworkSecurityGroup:
         if kind == "tag":
             if value == "AzureLoadBalancer":
                 return address == AZURE_PLATFORM_ADDRESS
-            in_vnet = self._is_internal(address) or BEYOND_VNET in peer.groups
-            return in_vnet if value == "VirtualNetwork" else not in_vnet  # Internet
+            return vnet if value == "VirtualNetwork" else not vnet  # Internet
         return False  # opaque
 
     def applies(self, rule: Rule) -> bool:
@@ -280,20 +294,35 @@ class NetworkSecurityGroup:
         return any(spec[0] not in ("opaque", "unknown") for spec in rule.peer)
 
     def _is_internal(self, address: Any) -> bool:
-        return self._internal.holds(address)
+        if self._last[0] != address:  # asked for each membership and direction in a row
+            self._last = (address, self._internal.holds(address))
+        return self._last[1]
 
     def networks(self) -> list[IPNetwork]:
         return [spec[1] for rules in self.rules.values() for r in rules
                 for spec in (*r.source, *r.destination) if spec[0] == "net"]
 
+    def _other_matches(self, peer: Host, direction: str) -> list[tuple[int, list[Scope]]]:
+        """The specs other than prefixes that hold the peer, by rule position. They depend
+        on the peer only through its memberships, whether it is in VirtualNetwork and
+        whether it is the platform address, so they are worked out once per such kind."""
+        vnet = self._in_vnet(peer)
+        key = (direction, vnet, peer.address == AZURE_PLATFORM_ADDRESS, peer.groups)
+        known = self._kinds.get(key)
+        if known is None:
+            known = self._kinds[key] = [
+                (i, specs) for i, others in self._others[direction]
+                if (specs := [spec for spec in others if self._match(spec, peer, vnet)])]
+        return known
+
     def candidates(self, peer: Host, direction: str) -> tuple[Candidate, ...]:
         """The rules of a direction, in order, whose addresses match the peer and the
         appliance, each with the peer specs that matched it."""
-        out = []
-        for rule, nets, others in self._applicable[direction]:
-            matched = tuple(nets.holding(peer.address)) if nets.size else ()
-            matched += tuple(spec for spec in others if self._match(spec, peer))
-            if matched:
-                out.append((rule, matched))
-        return tuple(out)
+        matched: dict[int, list[Scope]] = {}
+        for i, spec in self._nets[direction].holding(peer.address):
+            matched.setdefault(i, []).append(spec)
+        for i, specs in self._other_matches(peer, direction):
+            matched.setdefault(i, []).extend(specs)
+        rules = self._applicable[direction]
+        return tuple((rules[i], tuple(matched[i])) for i in sorted(matched))
 

@@ -96,21 +96,15 @@ def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackRes
     result.intended_flows = len(intent.flows) + len(intent.exceptions)
     result.findings.extend(firewall.problems)
     result.notes.extend(intent.notes() + firewall.notes)
-    atoms = _atoms(intent.networks() + firewall.networks())
-    # (direction, version) -> the address spans the cloud does not filter
-    skipped = {(d, version): [(int(n.network_address), int(n.broadcast_address))
-                              for way, n, _ in UNFILTERED[intent.cloud]
-                              if way == d and n.version == version]
-               for d in DIRECTIONS for version, _ in FAMILIES}
+    skipped = skipped_spans(intent.cloud)
     found: dict[tuple[object, ...], list[Box]] = {}
     reached: set[int] = set()
     # the roles each matched peer fits, by the peer specs' identities (stable in one call)
     fitting: dict[tuple[tuple[int, ...], frozenset[str]], frozenset[str]] = {}
     members = intent.members()
-    for version, low, high in atoms:
+    for version, low, high in atoms(intent.networks() + firewall.networks()):
         address = ipaddress.ip_address(low) if version == 4 else ipaddress.IPv6Address(low)
-        directions = [d for d in DIRECTIONS  # an atom is wholly in a skipped span or out
-                      if not any(a <= low <= b for a, b in skipped[(d, version)])]
+        directions = filtered(skipped, version, low)
         internal = intent.internal(address)
         plain: dict[str, set[tuple[object, ...]]] = {}  # what hosts of no group get
         for member, _, inside in members:
@@ -152,14 +146,31 @@ def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackRes
                         found.setdefault((direction, member, allowed, reason, version),
                                          []).append((protocols, first, last, low, high, by))
     labels = {member: words for member, words, _ in members}
-    for region, outcome in _regions(found, labels, skipped):
+    for region, outcome in regions(found, labels, skipped):
         result.findings += _findings(region, outcome)
     if firewall.first_match:
         result.notes += _unreachable(firewall, reached)
     return result
 
 
-def _atoms(networks: list[IPNetwork]) -> list[tuple[int, int, int]]:
+#: Per (direction, IP version), the address spans the cloud does not filter.
+Skipped = dict[tuple[str, int], list[tuple[int, int]]]
+
+
+def skipped_spans(cloud: str) -> Skipped:
+    """The spans of platform traffic the cloud's firewall does not filter (intent.UNFILTERED)."""
+    return {(d, version): [(int(n.network_address), int(n.broadcast_address))
+                           for way, n, _ in UNFILTERED[cloud] if way == d and n.version == version]
+            for d in DIRECTIONS for version, _ in FAMILIES}
+
+
+def filtered(skipped: Skipped, version: int, low: int) -> list[str]:
+    """The directions in which the firewall decides an atom starting at `low` (an atom is
+    wholly in a skipped span or wholly out)."""
+    return [d for d in DIRECTIONS if not any(a <= low <= b for a, b in skipped[(d, version)])]
+
+
+def atoms(networks: list[IPNetwork]) -> list[tuple[int, int, int]]:
     """The address atoms: (version, first, last) between every edge of every network."""
     out = []
     for version, bits in FAMILIES:
@@ -260,9 +271,8 @@ def _decide(first_match: bool, port: int,
     return None
 
 
-def _regions(found: dict[tuple[object, ...], list[Box]], labels: dict[str, str],
-             skipped: dict[tuple[str, int], list[tuple[int, int]]]
-             ) -> list[tuple[Region, Outcome]]:
+def regions(found: dict[tuple[object, ...], list[Box]], labels: dict[str, str],
+            skipped: Skipped) -> list[tuple[Region, Outcome]]:
     """Merge the disagreeing boxes of each finding: adjacent ports, then adjacent addresses
     (also across traffic the cloud does not filter, which is no one's business), then
     protocols whose ports and addresses are the same. The deciding rules are joined."""

@@ -34,6 +34,7 @@ rule covers for it.
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 from dataclasses import dataclass
 
 from .. import catalog, exceptions
@@ -212,7 +213,7 @@ class Intent:
             ids = (binding if cloud == AZURE
                    else (*binding.security_group_ids, *binding.prefix_list_ids))  # type: ignore[union-attr]
             self._bound[role] = frozenset(i.lower() for i in ids)
-        self._fits: dict[tuple[str, Scope], bool] = {}
+        self._fits: dict[tuple[str, int], tuple[bool, Scope]] = {}
         self.exceptions = exception_intents(deployment, cloud)
         # label -> (networks, members) of the exceptions whose peer is addresses
         self._exception_peers = {e.label: (NetIndex.of(e.networks), e.networks, e.members)
@@ -223,6 +224,7 @@ class Intent:
             self._wants.setdefault((item.direction, item.peer), []).append(item)
         self._wanted: dict[tuple[object, ...], tuple[tuple[Traffic, Reason], ...]] = {}
         self._by_address: dict[tuple[int, int], frozenset[str]] = {}
+        self._inside: dict[tuple[int, int], bool] = {}
 
     def wanted(self, roles: frozenset[str], direction: str, peer: Host
                ) -> tuple[tuple[Traffic, Reason], ...]:
@@ -282,8 +284,13 @@ class Intent:
                                      "a peered or on-premises host", False))
         return out
 
-    def internal(self, address: object) -> bool:
-        return self._internal.holds(address)  # type: ignore[arg-type]
+    def internal(self, address: Any) -> bool:
+        """Whether an address is in roles.internal_network (each address asked once)."""
+        key = (address.version, int(address))
+        inside = self._inside.get(key)
+        if inside is None:
+            inside = self._inside[key] = self._internal.holds(address)
+        return inside
 
     def roles(self, peer: Host) -> frozenset[str]:
         """The roles a peer belongs to on this cloud."""
@@ -304,7 +311,7 @@ class Intent:
             if address.version == 4 or self.deployment.appliance.ipv6:
                 out.add(catalog.INTERNET)
         else:
-            if not self._internal.holds(address) and BEYOND_VNET not in peer.groups:
+            if not self.internal(address) and BEYOND_VNET not in peer.groups:
                 out.add(catalog.INTERNET)
             if address == AZURE_PLATFORM_ADDRESS:
                 out.add(AZURE_LOAD_BALANCER)
@@ -316,11 +323,11 @@ class Intent:
     def fits(self, role: str, scope: Scope) -> bool:
         """Whether a rule's peer (its scope) lies within a role, so that it grants the
         role's flows by itself."""
-        key = (role, scope)
+        key = (role, id(scope))  # hashing a network is slow; the scope is kept alive below
         known = self._fits.get(key)
         if known is None:
-            known = self._fits[key] = self._fit(role, scope)
-        return known
+            known = self._fits[key] = (self._fit(role, scope), scope)
+        return known[0]
 
     def _fit(self, role: str, scope: Scope) -> bool:
         kind, value = scope

@@ -44,6 +44,12 @@ class Traffic:
     protocols: frozenset[int] | None
     ports: tuple[tuple[int, int], ...] | None = None
 
+    def __post_init__(self) -> None:  # hashed once: traffic is a key of every decision
+        object.__setattr__(self, "_hash", hash((self.protocols, self.ports)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
+
     def ranges(self, protocol: int) -> tuple[tuple[int, int], ...]:
         """The second-dimension ranges covered for one protocol (empty: not covered)."""
         if self.protocols is not None and protocol not in self.protocols:

@@ -248,18 +248,27 @@ def _templates(data: dict[str, Any]) -> Iterator[str]:
     every literal): a template there runs in the job that plans and applies the stack."""
     declared = {f"{t}.{n}" for t, named in (data.get("resource") or {}).items()
                 for n in (named or {})}
-    stack: list[tuple[Any, str]] = [(data, "")]
+    # Each value with its path as keys and indices; spelled out only for a finding.
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
     while stack:  # the shape check bounded the depth; iterative all the same
-        value, where = stack.pop()
+        value, path = stack.pop()
         if isinstance(value, str):
             match = _TOKEN.match(value)
             if escape.has_template(value) and not (match and f"{match[1]}.{match[2]}" in declared):
-                yield (f"{where}: this value is evaluated by Terraform: "
+                yield (f"{_path(path)}: this value is evaluated by Terraform: "
                        f"{escape.excerpt(value)!s}; sxcloud writes no such template")
         elif isinstance(value, dict):
-            stack += [(v, shape.join(where, k)) for k, v in reversed(value.items()) if k != "//"]
+            stack += [(v, (*path, k)) for k, v in reversed(value.items()) if k != "//"]
         elif isinstance(value, list):
-            stack += [(v, f"{where}[{i}]") for i, v in reversed(list(enumerate(value)))]
+            stack += [(v, (*path, i)) for i, v in reversed(list(enumerate(value)))]
+
+
+def _path(parts: tuple[str | int, ...]) -> str:
+    """A JSON path as messages spell it: `a.b[0]`, or `a["odd key"]`."""
+    where = ""
+    for part in parts:
+        where = f"{where}[{part}]" if isinstance(part, int) else shape.join(where, part)
+    return where
 
 
 # --- terraform show -json: shared -----------------------------------------------------------
