@@ -133,8 +133,9 @@ def _peer_cell(o: Opening) -> str:
 
 
 def assert_all_visible(review: build.Review, text: str) -> None:
-    """Every added and removed opening in a visible table row, every finding in the visible
-    text, no forged heading or code block, and diagrams that parse."""
+    """Every added and removed opening in a visible table row, every finding and every
+    region of the change in packets in the visible text, no forged heading or code block,
+    and diagrams that parse."""
     page = render(text)
     for s in review.stacks:
         for o in (s.change.added + s.change.removed) if s.change else ():
@@ -143,6 +144,10 @@ def assert_all_visible(review: build.Review, text: str) -> None:
             assert any(row[:3] == wanted for row in page.rows), (wanted, page.rows)
         for finding in s.all_findings:
             assert _norm(terminal(finding)) in page.text, finding
+        for shift in (s.change.packets.shifts if s.change and s.change.packets else ())[
+                :markdown.SHIFTS_SHOWN]:  # the change in packets, its rules' names too
+            line = f"{shift.region}: by {shift.by}; e.g. {shift.example}"
+            assert _norm(terminal(line)) in page.text, line
     headings = [t for tag, t in page.elements if tag[0] == "h"]
     assert not any(h.startswith(FORGED) for h in headings), headings
     if any(s.changed for s in review.stacks):  # no paragraph or bold text says otherwise

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from . import space
 from .exact import Box, Firewall, atoms, example, filtered, regions, skipped_spans
-from .model import Host, IPNetwork, Packet, Region
+from .model import Host, IPAddress, IPNetwork, Packet, Region
 
 #: A rule as the decision needs it: what it matches, and whether it allows.
 Side = tuple[tuple[space.Traffic, bool], ...]
@@ -81,36 +81,56 @@ def difference(cloud: str, before: Firewall, after: Firewall,
     grids: dict[tuple[Side, Side], list[Cell]] = {}
     adding: set[str] = set()
     removing: set[str] = set()
-    for version, low, high in atoms(networks + before.networks() + after.networks()):
-        address = ipaddress.ip_address(low) if version == 4 else ipaddress.IPv6Address(low)
-        inside = internal(address)
-        plain: set[tuple[object, ...]] = set()  # what hosts of no group get, per direction
-        for member, _, where in members:  # the first: no group
-            if where is not None and where != inside:
-                continue
-            peer = Host(address, frozenset({member}) if member else frozenset())
-            for direction in filtered(skipped, version, low):
-                old = before.candidates(peer, direction)
-                new = after.candidates(peer, direction)
-                key = (_side(old), _side(new))
-                cells = grids.get(key)
-                if cells is None:
-                    cells = grids[key] = _grid(first_match, *key)
-                for protocols, first, last, allowed, by_old, by_new in cells:
-                    rules = [new[i][0] for i in by_new] if allowed else [old[i][0] for i in by_old]
-                    (adding if allowed else removing).update(name(r) for r in rules)
-                    label = ", ".join(r.label for r in rules)
-                    box = (direction, protocols, first, last, allowed, label)
-                    if not member:
-                        plain.add(box)
-                    elif box in plain:
-                        continue  # members fare as any host at the address: said once
-                    found.setdefault((direction, member, allowed, None, version), []).append(
-                        (protocols, first, last, low, high, label))
+    # Atoms held by the same networks are decided alike (exact.atoms): once per kind.
+    decided: dict[tuple[object, ...], list[tuple[tuple[object, ...], Cell, str]]] = {}
+    for version, low, high, kind in atoms(networks + before.networks() + after.networks()):
+        entries = decided.get(kind)
+        if entries is None:
+            address = ipaddress.ip_address(low) if version == 4 else ipaddress.IPv6Address(low)
+            entries = decided[kind] = _decide_atom(
+                first_match, before, after, address, filtered(skipped, version, low), members,
+                internal, grids, adding, removing, name)
+        for where, (protocols, first, last, *_), label in entries:
+            found.setdefault(where, []).append((protocols, first, last, low, high, label))
     labels = {member: words for member, words, _ in members}
     shifts = tuple(Shift(region, outcome.allowed, outcome.by, example(region))
                    for region, outcome in regions(found, labels, skipped))
     return Delta(shifts, frozenset(adding), frozenset(removing))
+
+
+def _decide_atom(first_match: bool, before: Firewall, after: Firewall, address: IPAddress,
+                 directions: list[str], members: list[tuple[str, str, bool | None]],
+                 internal: Callable[[Any], bool], grids: dict[tuple[Side, Side], list[Cell]],
+                 adding: set[str], removing: set[str], name: Callable[[Any], str]
+                 ) -> list[tuple[tuple[object, ...], Cell, str]]:
+    """One atom decided on both sides for every membership and direction: the cells that
+    differ, each with its region's key and the rules that allow it on the side that does."""
+    out: list[tuple[tuple[object, ...], Cell, str]] = []
+    inside = internal(address)
+    plain: set[tuple[object, ...]] = set()  # what hosts of no group get, per direction
+    for member, _, where in members:  # the first: no group
+        if where is not None and where != inside:
+            continue
+        peer = Host(address, frozenset({member}) if member else frozenset())
+        for direction in directions:
+            old = before.candidates(peer, direction)
+            new = after.candidates(peer, direction)
+            key = (_side(old), _side(new))
+            cells = grids.get(key)
+            if cells is None:
+                cells = grids[key] = _grid(first_match, *key)
+            for cell in cells:
+                protocols, first, last, allowed, by_old, by_new = cell
+                rules = [new[i][0] for i in by_new] if allowed else [old[i][0] for i in by_old]
+                (adding if allowed else removing).update(name(r) for r in rules)
+                label = ", ".join(r.label for r in rules)
+                box = (direction, protocols, first, last, allowed, label)
+                if not member:
+                    plain.add(box)
+                elif box in plain:
+                    continue  # members fare as any host at the address: said once
+                out.append(((direction, member, allowed, None, address.version), cell, label))
+    return out
 
 
 def _side(candidates: tuple[tuple[Any, Any], ...]) -> Side:

@@ -34,6 +34,7 @@ from .model import (MISSING, UNEXPECTED, Finding, IPAddress, IPNetwork, Packet, 
 from .space import Traffic
 
 DIRECTIONS = (INBOUND, OUTBOUND)
+_INTERNET = frozenset({catalog.INTERNET})
 FAMILIES = ((4, 32), (6, 128))
 _EXAMPLES = {4: int(ipaddress.ip_address("203.0.113.10")),
              6: int(ipaddress.ip_address("2001:db8::10"))}  # documentation addresses
@@ -102,55 +103,79 @@ def compare(intent: Intent, firewall: Firewall, result: StackResult) -> StackRes
     # the roles each matched peer fits, by the peer specs' identities (stable in one call)
     fitting: dict[tuple[tuple[int, ...], frozenset[str]], frozenset[str]] = {}
     members = intent.members()
-    for version, low, high in atoms(intent.networks() + firewall.networks()):
-        address = ipaddress.ip_address(low) if version == 4 else ipaddress.IPv6Address(low)
-        directions = filtered(skipped, version, low)
-        internal = intent.internal(address)
-        plain: dict[str, set[tuple[object, ...]]] = {}  # what hosts of no group get
-        for member, _, inside in members:
-            if inside is not None and inside != internal:
-                continue
-            peer = Host(address, frozenset({member}) if member else frozenset())
-            roles = intent.roles(peer)
-            named = frozenset(r for r in roles if r != catalog.INTERNET)
-            for direction in directions:
-                candidates = firewall.candidates(peer, direction)
-                alike = []
-                for rule, scopes in candidates:
-                    ids = tuple(map(id, scopes))
-                    fits = fitting.get((ids, named))
-                    if fits is None:
-                        fits = fitting[(ids, named)] = frozenset(
-                            role for role in named if any(intent.fits(role, s) for s in scopes))
-                    alike.append((rule.traffic, rule.allow, fits))
-                wanted = intent.wanted(roles, direction, peer)
-                key = (firewall.first_match, wanted, tuple(alike))
-                grid = _GRIDS.get(key)
-                if grid is None:
-                    if len(_GRIDS) >= _GRIDS_MAX:
-                        _GRIDS.clear()
-                    grid = _GRIDS[key] = _grid(firewall.first_match, wanted, alike)
-                reached.update(id(candidates[i][0]) for i in grid.deciding)
-                result.peer_ranges += 1
-                result.cells += grid.size
-                seen = plain.setdefault(direction, set()) if not member else plain.get(direction, set())
-                for protocols, first, last, (allowed, deciding, reasons) in grid.cells:
-                    by = (", ".join(candidates[i][0].label for i in deciding) if deciding
-                          else firewall.denied(direction))
-                    for reason in reasons or (None,):  # one finding per intended flow
-                        box = (protocols, first, last, allowed, reason, by)
-                        if not member:
-                            seen.add(box)
-                        elif box in seen:
-                            continue  # members fare as any host at the address: said once
-                        found.setdefault((direction, member, allowed, reason, version),
-                                         []).append((protocols, first, last, low, high, by))
+    # Atoms held by the same networks are decided alike (every rule, role and platform
+    # address is one of the networks): each class is decided once, for its first atom.
+    decided: dict[tuple[object, ...], tuple[list[tuple[tuple[object, ...], Cell, str]], int, int]] = {}
+    for version, low, high, kind in atoms(intent.networks() + firewall.networks()):
+        known = decided.get(kind)
+        if known is None:
+            address = ipaddress.ip_address(low) if version == 4 else ipaddress.IPv6Address(low)
+            known = decided[kind] = _decide_atom(intent, firewall, address,
+                                                 filtered(skipped, version, low), members,
+                                                 fitting, reached)
+        entries, ranges, cells = known
+        result.peer_ranges += ranges
+        result.cells += cells
+        for where, (protocols, first, last, _), by in entries:
+            found.setdefault(where, []).append((protocols, first, last, low, high, by))
     labels = {member: words for member, words, _ in members}
     for region, outcome in regions(found, labels, skipped):
         result.findings += _findings(region, outcome)
     if firewall.first_match:
         result.notes += _unreachable(firewall, reached)
     return result
+
+
+def _decide_atom(intent: Intent, firewall: Firewall, address: IPAddress, directions: list[str],
+                 members: list[tuple[str, str, bool | None]],
+                 fitting: dict[tuple[tuple[int, ...], frozenset[str]], frozenset[str]],
+                 reached: set[int]) -> tuple[list[tuple[tuple[object, ...], Cell, str]], int, int]:
+    """Decide one atom for every membership and direction: the disagreeing cells, each with
+    its finding's key and the deciding rules; and how many peer ranges and cells that was."""
+    entries: list[tuple[tuple[object, ...], Cell, str]] = []
+    ranges = cells = 0
+    internal = intent.internal(address)
+    plain: dict[str, set[tuple[object, ...]]] = {}  # what hosts of no group get
+    for member, _, inside in members:
+        if inside is not None and inside != internal:
+            continue
+        peer = Host(address, frozenset({member}) if member else frozenset())
+        roles = intent.roles(peer)
+        named = roles.difference(_INTERNET)
+        for direction in directions:
+            candidates = firewall.candidates(peer, direction)
+            alike = []
+            for rule, scopes in candidates:
+                ids = tuple(map(id, scopes))
+                fits = fitting.get((ids, named))
+                if fits is None:
+                    fits = fitting[(ids, named)] = frozenset(
+                        role for role in named if any(intent.fits(role, s) for s in scopes))
+                alike.append((rule.traffic, rule.allow, fits))
+            wanted = intent.wanted(roles, direction, peer)
+            key = (firewall.first_match, wanted, tuple(alike))
+            grid = _GRIDS.get(key)
+            if grid is None:
+                if len(_GRIDS) >= _GRIDS_MAX:
+                    _GRIDS.clear()
+                grid = _GRIDS[key] = _grid(firewall.first_match, wanted, alike)
+            reached.update(id(candidates[i][0]) for i in grid.deciding)
+            ranges += 1
+            cells += grid.size
+            seen = plain.setdefault(direction, set()) if not member else plain.get(direction, set())
+            for cell in grid.cells:
+                protocols, first, last, (allowed, deciding, reasons) = cell
+                by = (", ".join(candidates[i][0].label for i in deciding) if deciding
+                      else firewall.denied(direction))
+                for reason in reasons or (None,):  # one finding per intended flow
+                    box = (protocols, first, last, allowed, reason, by)
+                    if not member:
+                        seen.add(box)
+                    elif box in seen:
+                        continue  # members fare as any host at the address: said once
+                    entries.append(((direction, member, allowed, reason, address.version),
+                                    cell, by))
+    return entries, ranges, cells
 
 
 #: Per (direction, IP version), the address spans the cloud does not filter.
@@ -170,17 +195,24 @@ def filtered(skipped: Skipped, version: int, low: int) -> list[str]:
     return [d for d in DIRECTIONS if not any(a <= low <= b for a, b in skipped[(d, version)])]
 
 
-def atoms(networks: list[IPNetwork]) -> list[tuple[int, int, int]]:
-    """The address atoms: (version, first, last) between every edge of every network."""
+def atoms(networks: list[IPNetwork]) -> list[tuple[int, int, int, tuple[object, ...]]]:
+    """The address atoms, (version, first, last, kind), between every edge of every network;
+    `kind` is the family and the networks that hold the atom (atoms of one kind are alike)."""
     out = []
     for version, bits in FAMILIES:
-        cuts = {0, 2 ** bits}
-        for n in networks:
-            if n.version == version:
-                cuts.add(int(n.network_address))
-                cuts.add(int(n.broadcast_address) + 1)
-        edges = sorted(cuts)
-        out += [(version, a, b - 1) for a, b in zip(edges, edges[1:])]
+        spans = {(int(n.network_address), int(n.broadcast_address))
+                 for n in networks if n.version == version}
+        starts: dict[int, list[tuple[int, int]]] = {}
+        ends: dict[int, list[tuple[int, int]]] = {}
+        for span in spans:
+            starts.setdefault(span[0], []).append(span)
+            ends.setdefault(span[1] + 1, []).append(span)
+        edges = sorted({0, 2 ** bits, *starts, *ends})
+        active: set[tuple[int, int]] = set()
+        for a, b in zip(edges, edges[1:]):
+            active.difference_update(ends.get(a, ()))
+            active.update(starts.get(a, ()))
+            out.append((version, a, b - 1, (version, frozenset(active))))
     return out
 
 
