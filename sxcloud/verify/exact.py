@@ -11,12 +11,15 @@ once: the firewall's answer (AWS: the union of the allows; Azure: the first rule
 priority, the six default rules last) against the intent's. That is exact: no packet is
 left out, and every packet of an atom is decided as its first one is.
 
-Address atoms whose intended traffic and matching rules act alike (traffic, access, the
-roles each rule fits) share one decision of their protocol and port grid, kept across the
-stacks of one process (a sweep); the rules that decided are named by their places among each
-atom's own matching rules. Where the two differ, the boxes of each finding (one per intended flow) are
-merged into regions (adjacent ports, then adjacent addresses, then protocols with the same
-ports and addresses), each reported with one concrete packet.
+Atoms held by the same networks (a role's thousand ranges cut its gaps into many atoms of
+one kind) are decided once, for the first of them. Address atoms whose intended traffic and
+matching rules act alike (traffic, access, the roles each rule fits) share one decision of
+their protocol and port grid, kept across the stacks of one process (a sweep); the rules
+that decided are named by their places among each atom's own matching rules. Where the two
+differ, the boxes of each finding (one per intended flow) are merged into regions (adjacent
+ports, then adjacent addresses, then protocols with the same ports and addresses), each
+reported with one concrete packet. `delta` decides the same atoms for two versions of a
+firewall (review's change in packets).
 """
 
 from __future__ import annotations
