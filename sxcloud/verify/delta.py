@@ -140,15 +140,8 @@ def _side(candidates: tuple[tuple[Any, Any], ...]) -> Side:
 def _grid(first_match: bool, old: Side, new: Side) -> list[Cell]:
     """Every protocol and port decided on both sides; the cells where they differ, adjacent
     ports of the same outcome and deciding rules merged."""
-    named = set(space.PORTED)
-    for traffic, _ in old + new:
-        named |= traffic.named()
-    protocol_atoms = [frozenset({p}) for p in sorted(named)]
-    rest = frozenset(space.PROTOCOLS).difference(named)
-    if rest:
-        protocol_atoms.append(rest)
     cells: list[Cell] = []
-    for protocols in protocol_atoms:
+    for protocols in space.protocol_atoms([traffic for traffic, _ in old + new]):
         protocol = min(protocols)
         sides = [[(i, allow, traffic.ranges(protocol)) for i, (traffic, allow) in enumerate(side)]
                  for side in (old, new)]

@@ -223,19 +223,10 @@ def _grid(first_match: bool, wanted: tuple[tuple[Traffic, Reason], ...],
           alike: list[Alike]) -> Grid:
     """Decide every protocol and port for peers with this intent and these matching rules
     (in evaluation order)."""
-    named = set(space.PORTED)
-    for traffic, _, _ in alike:
-        named |= traffic.named()
-    for traffic, _ in wanted:
-        named |= traffic.named()
-    atoms = [frozenset({p}) for p in sorted(named)]
-    rest = frozenset(space.PROTOCOLS).difference(named)
-    if rest:
-        atoms.append(rest)
     cells: list[Cell] = []
     deciding: set[int] = set()
     size = 0
-    for protocols in atoms:
+    for protocols in space.protocol_atoms([t for t, _, _ in alike] + [t for t, _ in wanted]):
         protocol = min(protocols)
         rules = [(i, allow, fits, traffic.ranges(protocol))
                  for i, (traffic, allow, fits) in enumerate(alike)]

@@ -12,6 +12,7 @@ other protocols carry no ports, so every rule and flow covers them whole.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 ICMP, TCP, UDP, GRE, ESP, AH, ICMPV6, SCTP = 1, 6, 17, 47, 50, 51, 58, 132
 PROTOCOLS = range(256)
@@ -63,6 +64,17 @@ class Traffic:
     def named(self) -> frozenset[int]:
         """The protocols this traffic tells apart from the rest."""
         return self.protocols if self.protocols is not None else frozenset()
+
+
+def protocol_atoms(traffics: Iterable[Traffic]) -> list[frozenset[int]]:
+    """The protocols cut into classes that these traffics cannot tell apart: each protocol
+    one of them names (and TCP and UDP), one by one, then all the rest together."""
+    named = set(PORTED)
+    for traffic in traffics:
+        named |= traffic.named()
+    out = [frozenset({p}) for p in sorted(named)]
+    rest = frozenset(PROTOCOLS).difference(named)
+    return out + [rest] if rest else out
 
 
 EVERYTHING = Traffic(None)
