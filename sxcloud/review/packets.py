@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..app import Planned
 from ..config import Deployment
+from ..exceptions import PREFIX
 from ..verify import AWS
 from ..verify.aws import SecurityGroup
 from ..verify.azure import NetworkSecurityGroup
@@ -20,10 +21,6 @@ from ..verify.intent import Intent
 from ..verify.tfjson import CDKTF, Document, parse
 from .openings import Opening
 from .verification import planned_resources
-
-#: How sxcloud names a site exception's rules (AWS key, Azure name): exceptions.PREFIX.
-EXCEPTION_PREFIX = "X-"
-
 
 def _firewall(deployment: Deployment, cloud: str, document: Document
               ) -> SecurityGroup | NetworkSecurityGroup | None:
@@ -73,7 +70,7 @@ def makes(opening: Opening, names: frozenset[str]) -> bool:
 
 def of_exception(shift: Shift) -> bool:
     """Whether only site exceptions' rules allow a shifted region (it is reported apart)."""
-    return all(_local(part).startswith(EXCEPTION_PREFIX) for part in shift.by.split(", "))
+    return all(_local(part).startswith(PREFIX) for part in shift.by.split(", "))
 
 
 def _local(label: str) -> str:
