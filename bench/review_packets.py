@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import sweep  # noqa: E402
 import verify_bench  # noqa: E402
 from sxcloud.app import plan_all  # noqa: E402
-from sxcloud.review.packets import between_files  # noqa: E402
+from sxcloud.review.packets import between  # noqa: E402
+from sxcloud.review.verification import planned_document  # noqa: E402
 
 
 def main() -> None:
@@ -44,7 +45,8 @@ def main() -> None:
             times, delta = [], None
             for _ in range(max(1, args.repeat // (1 + n // 100))):
                 started = time.perf_counter()
-                delta = between_files(cloud, p_base, p_head)
+                delta = between(cloud, (base, planned_document(p_base, cloud)),
+                                (head, planned_document(p_head, cloud)))
                 times.append(time.perf_counter() - started)
             assert delta is not None and delta.newly_allowed and delta.no_longer_allowed
             print(f"  {n:>5} {cloud:<6} {statistics.median(times) * 1000:8.1f} ms "

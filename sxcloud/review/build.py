@@ -26,7 +26,7 @@ from .paths import display_path
 from .planactions import RULE_TYPES, ResourceAction, actions, other_rules
 from .policyfile import NONE, Policy
 from .settings import SettingChange
-from .verification import VerifyResult, planned_resources, results
+from .verification import VerifyResult, planned_document, planned_resources, results
 
 
 @dataclass
@@ -128,7 +128,10 @@ def from_files(head: list[Deployment], base: list[Deployment] | None = None,
     head_planned = plan_all(head)
     base_planned = plan_all(base) if base is not None else []
     pairs = _pairs(head_planned, base_planned, by_path or {})
-    verified = results(head_planned, synth_dir)
+    # the head's resource blocks as verify reads them: for verify and the change in packets
+    documents = {f"{p.deployment.name}-{cloud}": planned_document(p, cloud)
+                 for p in head_planned for cloud in p.deployment.targets}
+    verified = results(head_planned, synth_dir, documents=documents)
     stacks = []
     seen: set[tuple[int, str]] = set()  # (id of the base deployment, cloud) compared
     for index, p in enumerate(head_planned):
@@ -142,8 +145,9 @@ def from_files(head: list[Deployment], base: list[Deployment] | None = None,
             review = _stack_review(fw, fw_base, display_path(p.deployment.path),
                                    p.deployment, p, base is not None)
             if review.change is not None and paired is not None and fw_base is not None:
-                review.change = replace(review.change,
-                                        packets=packets.between_files(fw.cloud, paired, p))
+                review.change = replace(review.change, packets=packets.between(
+                    fw.cloud, (paired.deployment, planned_document(paired, fw.cloud)),
+                    (p.deployment, documents[fw.stack])))
             if base is not None:
                 review.settings = ((links or {}).get(p.deployment.path, [])
                                    + settings.compare(d_base, p.deployment, fw.cloud, policy))

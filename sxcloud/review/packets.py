@@ -10,7 +10,6 @@ removed one another still covers) is shown for what it is.
 
 from __future__ import annotations
 
-from ..app import Planned
 from ..config import Deployment
 from ..exceptions import PREFIX
 from ..verify import AWS
@@ -18,9 +17,8 @@ from ..verify.aws import SecurityGroup
 from ..verify.azure import NetworkSecurityGroup
 from ..verify.delta import Delta, Shift, difference
 from ..verify.intent import Intent
-from ..verify.tfjson import CDKTF, Document, parse
+from ..verify.tfjson import Document
 from .openings import Opening
-from .verification import planned_resources
 
 def _firewall(deployment: Deployment, cloud: str, document: Document
               ) -> SecurityGroup | NetworkSecurityGroup | None:
@@ -49,13 +47,6 @@ def between(cloud: str, base: tuple[Deployment, Document], head: tuple[Deploymen
     members = list({m[0]: m for intent in intents for m in intent.members()}.values())
     networks = [n for intent in intents for n in intent.networks()]
     return difference(cloud, before, after, members, intents[1].internal, networks, _name)
-
-
-def between_files(cloud: str, base: Planned, head: Planned) -> Delta | None:
-    """The change between two versions of the files, on the resources synthesis writes."""
-    def document(p: Planned) -> tuple[Deployment, Document]:
-        return p.deployment, parse({"resource": planned_resources(p, cloud)}, "(planned)", CDKTF)
-    return between(cloud, document(base), document(head))
 
 
 def makes(opening: Opening, names: frozenset[str]) -> bool:

@@ -19,10 +19,10 @@ from typing import Any
 from ..app import Planned
 from ..aws import attributes as aws_attributes
 from ..azure import attributes as azure_attributes
-from ..verify import AWS, verify, verify_resources
+from ..verify import AWS, stack_name, verify
 from ..verify.model import KINDS, Finding, StackResult
 from ..verify.sources import Job, from_documents, from_synth_dir
-from ..verify.tfjson import PLAN
+from ..verify.tfjson import CDKTF, PLAN, Document, parse
 from .paths import display_path
 
 PASSED = "passed"
@@ -70,9 +70,17 @@ def planned_resources(p: Planned, cloud: str) -> dict[str, dict[str, Any]]:
         subnet_ids=d.azure.subnet_ids, network_interface_ids=d.azure.network_interface_ids)
 
 
+def planned_document(p: Planned, cloud: str) -> Document:
+    """That block, read as verify reads a synthesized cdk.tf.json."""
+    return parse({"resource": planned_resources(p, cloud)}, PLANNED, CDKTF)
+
+
 def results(planned: list[Planned], synth_dir: Path | None = None,
-            plan_paths: list[Path] | None = None) -> dict[str, VerifyResult]:
-    """Verify each stack of `planned`; by stack name. Bad input raises InputError."""
+            plan_paths: list[Path] | None = None,
+            documents: dict[str, Document] | None = None) -> dict[str, VerifyResult]:
+    """Verify each stack of `planned`; by stack name. `documents`: planned documents
+    already read, by stack name (without a synth folder or plan, verify reads those).
+    Bad input raises InputError."""
     deployments = [p.deployment for p in planned]
     jobs: list[Job] = []
     if plan_paths:
@@ -88,7 +96,8 @@ def results(planned: list[Planned], synth_dir: Path | None = None,
     out = {}
     for p in planned:
         for cloud in p.deployment.targets:
-            r = verify_resources(p.deployment, cloud, planned_resources(p, cloud), PLANNED)
+            document = (documents or {}).get(stack_name(p.deployment, cloud))
+            r = verify(p.deployment, cloud, document or planned_document(p, cloud))
             out[r.stack] = _result(r, "the planned resources; --synth-dir verifies the "
                                       "synthesized JSON")
     return out
